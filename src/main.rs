@@ -1,0 +1,220 @@
+//! The `swiftmount` binary: check the configuration, authenticate, mount,
+//! and serve until Ctrl-C, SIGTERM or an external unmount.
+
+use std::error::Error as _;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use clap::Parser;
+use log::{error, info};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use swiftmount::cli::{Args, ProcessEnvironment, Settings};
+use swiftmount::fs::{FsConfig, Root, SwiftFs};
+use swiftmount::fuse::FuseAdapter;
+use swiftmount::swift::auth;
+use swiftmount::swift::http::build_client;
+use swiftmount::swift::token::TokenManager;
+use swiftmount::swift::{SwiftClient, SwiftError};
+
+/// Entries per listing request when the cluster's /info does not say.
+const DEFAULT_LISTING_LIMIT: usize = 10_000;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.debug);
+    let settings = match args.into_settings(&ProcessEnvironment) {
+        Ok(settings) => settings,
+        Err(message) => return fail(&message),
+    };
+    match run(settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("swiftmount: error: {message}");
+    ExitCode::FAILURE
+}
+
+/// `RUST_LOG` wins; otherwise info, or debug for swiftmount with `--debug`.
+fn init_logging(debug: bool) {
+    let default = if debug {
+        "info,swiftmount=debug"
+    } else {
+        "info"
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format_timestamp_millis()
+        .init();
+}
+
+/// A Swift error with its causes, since reqwest keeps the useful part
+/// (connection refused, timed out) in the source chain.
+fn describe_error(error: &SwiftError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn run(settings: Settings) -> Result<(), String> {
+    check_mountpoint(&settings)?;
+
+    let http = build_client(&settings.http)?;
+    let authenticator = auth::authenticator(
+        settings.auth.clone(),
+        http.clone(),
+        settings.storage_url_override.clone(),
+    );
+    let tokens = Arc::new(TokenManager::new(authenticator));
+    let client = Arc::new(SwiftClient::new(
+        http,
+        tokens.clone(),
+        settings.retry.clone(),
+    ));
+
+    // Authenticate and check the root now, so that a mistake ends the
+    // program with a message before anything is mounted.
+    let session = tokens
+        .session()
+        .map_err(|err| format!("cannot authenticate: {}", describe_error(&err)))?;
+    match &settings.root {
+        Root::Account => client.head_account().map(|_| ()),
+        Root::Container(name) => client.head_container(name.as_str()).map(|_| ()),
+    }
+    .map_err(|err| match (&settings.root, &err) {
+        (Root::Container(name), SwiftError::NotFound { .. }) => format!(
+            "container {name:?} not found in account {}: check --container, or create it first",
+            session.storage_url
+        ),
+        _ => format!(
+            "cannot access {}: {}",
+            session.storage_url,
+            describe_error(&err)
+        ),
+    })?;
+
+    let listing_limit = settings
+        .listing_limit
+        .unwrap_or_else(|| client.listing_limit().unwrap_or(DEFAULT_LISTING_LIMIT));
+    let fs = Arc::new(SwiftFs::new(
+        client.clone(),
+        FsConfig {
+            root: settings.root.clone(),
+            owner: settings.owner,
+            ttls: settings.ttls,
+            listing_limit,
+            read: settings.read,
+        },
+    ));
+    serve(&settings, fs, &session.storage_url)
+}
+
+fn check_mountpoint(settings: &Settings) -> Result<(), String> {
+    let path = &settings.mountpoint;
+    let metadata = std::fs::metadata(path).map_err(|err| {
+        format!(
+            "mountpoint {} is not usable: {err}; create the directory first",
+            path.display()
+        )
+    })?;
+    if !metadata.is_dir() {
+        return Err(format!("mountpoint {} is not a directory", path.display()));
+    }
+    Ok(())
+}
+
+enum Event {
+    Signal(i32),
+    SessionEnded(std::io::Result<()>),
+}
+
+/// Mounts, then waits for a signal (unmount and return) or for the session
+/// to end by itself (someone ran `fusermount3 -u`).
+fn serve(settings: &Settings, fs: Arc<SwiftFs>, storage_url: &str) -> Result<(), String> {
+    let source = match &settings.root {
+        Root::Account => storage_url.to_string(),
+        Root::Container(name) => format!("{storage_url}/{name}"),
+    };
+    let mut config = fuser::Config::default();
+    config.mount_options = vec![
+        fuser::MountOption::FSName(format!("swiftmount:{source}")),
+        fuser::MountOption::Subtype("swiftmount".to_string()),
+        fuser::MountOption::DefaultPermissions,
+        fuser::MountOption::NoDev,
+        fuser::MountOption::NoSuid,
+        // NOTE: writing is not implemented yet.
+        fuser::MountOption::RO,
+    ];
+    if settings.allow_other {
+        config.acl = fuser::SessionACL::All;
+    }
+    config.n_threads = Some(settings.threads);
+
+    let mut session =
+        fuser::Session::new(FuseAdapter::new(fs.clone()), &settings.mountpoint, &config)
+            .map_err(|err| format!("cannot mount on {}: {err}", settings.mountpoint.display()))?;
+    let mut unmounter = session.unmount_callable();
+    info!("mounted {source} on {}", settings.mountpoint.display());
+
+    let (events, received) = mpsc::channel();
+    let session_events = events.clone();
+    std::thread::Builder::new()
+        .name("fuse-session".to_string())
+        .spawn(move || {
+            let _ = session_events.send(Event::SessionEnded(session.run()));
+        })
+        .map_err(|err| format!("cannot start the FUSE session thread: {err}"))?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|err| format!("cannot install signal handlers: {err}"))?;
+    std::thread::Builder::new()
+        .name("signals".to_string())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let _ = events.send(Event::Signal(signal));
+            }
+        })
+        .map_err(|err| format!("cannot start the signal thread: {err}"))?;
+
+    match received.recv() {
+        Ok(Event::Signal(signal)) => {
+            let name = if signal == SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            info!(
+                "received {name}, unmounting {}",
+                settings.mountpoint.display()
+            );
+            if let Err(err) = unmounter.unmount() {
+                error!("unmounting {} failed: {err}", settings.mountpoint.display());
+            }
+            // The session thread ends once the kernel closes the channel.
+            if let Ok(Event::SessionEnded(Err(err))) =
+                received.recv_timeout(std::time::Duration::from_secs(10))
+            {
+                error!("FUSE session ended with an error: {err}");
+            }
+        }
+        Ok(Event::SessionEnded(result)) => {
+            info!("{} was unmounted", settings.mountpoint.display());
+            if let Err(err) = result {
+                error!("FUSE session ended with an error: {err}");
+            }
+        }
+        Err(_) => {}
+    }
+    info!("requests sent: {}", fs.stats_line());
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! The one error type of the Swift layer. `fs::error` maps it to errno.
+
+use std::sync::Arc;
+
+use super::auth::AuthError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwiftError {
+    /// 404 on the named container or object.
+    #[error("not found: {path}")]
+    NotFound { path: String },
+
+    /// 401 even after one re-authentication, or 403: the token is valid but
+    /// the user lacks the permission.
+    #[error("permission denied by Swift (HTTP {status}) on {path}")]
+    Forbidden { path: String, status: u16 },
+
+    /// 409, for example deleting a container that still holds objects.
+    #[error("conflict (HTTP 409) on {path}")]
+    Conflict { path: String },
+
+    /// 412 on a conditional request: the object changed since it was opened.
+    #[error("precondition failed (HTTP 412) on {path}: the object changed")]
+    PreconditionFailed { path: String },
+
+    /// 416: the requested range starts past the end of the object.
+    #[error("range not satisfiable (HTTP 416) on {path}")]
+    RangeNotSatisfiable { path: String },
+
+    /// Any other unexpected status.
+    #[error("HTTP {status} on {method} {path} (transaction {trans_id})")]
+    Status {
+        method: &'static str,
+        path: String,
+        status: u16,
+        trans_id: String,
+    },
+
+    /// The connection failed, timed out, or the body broke off.
+    #[error("request {method} {path} failed: {source}")]
+    Transport {
+        method: &'static str,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The answer could not be understood (bad JSON, a missing header).
+    #[error("invalid answer to {method} {path}: {what}")]
+    InvalidResponse {
+        method: &'static str,
+        path: String,
+        what: String,
+    },
+
+    /// Authentication failed; see `AuthError` for the reason.
+    /// Shared, because one failed authentication fails every waiting request.
+    #[error(transparent)]
+    Auth(Arc<AuthError>),
+}
+
+impl SwiftError {
+    /// `true` for errors worth a retry: transport failures and server-side
+    /// statuses that are commonly transient (5xx, 408, 429).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SwiftError::Transport { .. } => true,
+            SwiftError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            _ => false,
+        }
+    }
+}
