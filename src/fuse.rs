@@ -99,10 +99,6 @@ impl Filesystem for FuseAdapter {
         Ok(())
     }
 
-    fn destroy(&mut self) {
-        log::info!("filesystem unmounted; requests: {}", self.fs.stats_line());
-    }
-
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         match self.fs.lookup(parent.0, name) {
             Ok(entry) => reply.entry(&entry.ttl, &file_attr(&entry.attr), Generation(0)),

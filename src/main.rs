@@ -40,11 +40,13 @@ fn fail(message: &str) -> ExitCode {
 }
 
 /// `RUST_LOG` wins; otherwise info, or debug for swiftmount with `--debug`.
+/// fuser's session logs a warning when it finds the mount already gone after
+/// `fusermount3 -u`, which is the normal way to stop, so it is kept at error.
 fn init_logging(debug: bool) {
     let default = if debug {
-        "info,swiftmount=debug"
+        "info,fuser=warn,fuser::session=error,swiftmount=debug"
     } else {
-        "info"
+        "info,fuser=warn,fuser::session=error"
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
         .format_timestamp_millis()

@@ -38,7 +38,7 @@ impl FileInfo {
         FileInfo {
             size: object.bytes,
             mtime: object.last_modified,
-            etag: object.hash.clone(),
+            etag: object.etag.clone(),
             content_type: object.content_type.clone(),
             size_known: object.bytes > 0,
         }
@@ -207,7 +207,7 @@ mod tests {
         ListingEntry::Object(ListedObject {
             name: name.to_string(),
             bytes,
-            hash: None,
+            etag: None,
             content_type: Some(content_type.to_string()),
             last_modified: None,
         })

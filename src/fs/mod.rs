@@ -33,7 +33,7 @@ use reader::{ObjectReader, ReadConfig};
 /// The extended attribute of the mount root that returns request counters.
 pub const STATS_XATTR: &str = "user.swiftmount.stats";
 
-/// What the mount root shows.
+/// The Swift location shown at the mount root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Root {
     /// Every container of the account, as directories.
@@ -59,7 +59,7 @@ pub struct Entry {
     pub ttl: Duration,
 }
 
-/// One entry of a `readdir` answer.
+/// One entry of a `readdir` reply.
 pub struct DirItem<'a> {
     /// The offset the kernel passes back to continue after this entry.
     pub next_offset: u64,
@@ -223,8 +223,8 @@ impl SwiftFs {
         }))
     }
 
-    /// A directory wins over an object of the same name, so the listing
-    /// under `name/` is asked first.
+    /// Finds `name` in a container directory. A directory wins over an
+    /// object of the same name, so the listing under `name/` is requested first.
     fn probe_object(
         &self,
         container: &str,
@@ -416,7 +416,7 @@ impl SwiftFs {
         Ok(())
     }
 
-    /// The listing of directory `ino`, from the cache or fetched page by page.
+    /// Returns the listing of directory `ino`, from the cache or fetched page by page.
     fn listing(&self, ino: u64) -> Result<Arc<Listing>, FsError> {
         let location = self.directory_location(ino)?;
         self.listings.get_or_load(ino, || {
@@ -606,7 +606,7 @@ impl SwiftFs {
         Vec::new()
     }
 
-    /// The request counters as one line, also logged at unmount.
+    /// Renders the request counters as one line, also logged at unmount.
     pub fn stats_line(&self) -> String {
         self.client
             .stats()
@@ -619,8 +619,10 @@ impl SwiftFs {
     }
 }
 
-/// The ETag to send as `If-Match` when reading. Only a plain object's ETag
-/// is sent: a large object's manifest ETag is not the content's MD5.
+/// Returns the ETag to send as `If-Match` when reading. Swift 2.30 compares it with
+/// the whole object's ETag for plain objects and for both kinds of large
+/// object, which is the ETag a `HEAD` returns (and, for Static Large Objects,
+/// the listing's `slo_etag`), so every kind can be pinned.
 fn pinned_etag(file: &FileInfo) -> Option<String> {
     file.etag.clone()
 }

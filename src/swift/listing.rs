@@ -28,7 +28,10 @@ pub struct ListedObject {
     pub name: String,
     /// `0` for Dynamic Large Object manifests: only a `HEAD` gives their size.
     pub bytes: u64,
-    pub hash: Option<String>,
+    /// The ETag that a `GET` of the object returns, without quotes: the
+    /// `hash` row, except for Static Large Objects, whose `hash` is the
+    /// manifest's and whose object ETag comes in `slo_etag`.
+    pub etag: Option<String>,
     pub content_type: Option<String>,
     pub last_modified: Option<SystemTime>,
 }
@@ -49,6 +52,7 @@ struct RawRow {
     bytes: Option<u64>,
     count: Option<u64>,
     hash: Option<String>,
+    slo_etag: Option<String>,
     content_type: Option<String>,
     last_modified: Option<String>,
 }
@@ -64,7 +68,10 @@ pub fn parse_objects(body: &[u8]) -> Result<Vec<ListingEntry>, String> {
             (None, Some(name)) => Ok(ListingEntry::Object(ListedObject {
                 name,
                 bytes: row.bytes.unwrap_or(0),
-                hash: row.hash,
+                etag: row
+                    .slo_etag
+                    .map(|etag| etag.trim_matches('"').to_string())
+                    .or(row.hash),
                 content_type: row.content_type,
                 last_modified: row.last_modified.as_deref().and_then(parse_listing_time),
             })),
@@ -119,11 +126,22 @@ mod tests {
             panic!("second entry is not an object: {:?}", entries[1]);
         };
         assert_eq!(object.bytes, 12);
-        assert_eq!(object.hash.as_deref(), Some("d41d"));
+        assert_eq!(object.etag.as_deref(), Some("d41d"));
         assert_eq!(
             object.last_modified,
             Some(UNIX_EPOCH + Duration::from_millis(1_577_934_245_250))
         );
+    }
+
+    #[test]
+    fn slo_etag_replaces_manifest_hash() {
+        let body = br#"[{"name": "slo.bin", "bytes": 2097162, "hash": "7378",
+                         "slo_etag": "\"ecbc\"", "last_modified": "2026-12-04T20:23:02.372520"}]"#;
+        let entries = parse_objects(body).unwrap();
+        let ListingEntry::Object(object) = &entries[0] else {
+            panic!("not an object: {:?}", entries[0]);
+        };
+        assert_eq!(object.etag.as_deref(), Some("ecbc"));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The token manager: one current token for every thread of the mount.
 //!
-//! Renewal is single-flight. Whichever thread finds that a renewal is due
-//! (startup, expiry ahead, or a 401 on the current token) authenticates; the
-//! others either keep using a still-valid token or wait on `renewed` for the
-//! result, so N threads hitting a 401 at once cause one authentication.
+//! Renewal is single-flight. The first thread to find a renewal due (at
+//! startup, before expiry, or after a 401 on the current token)
+//! authenticates. The others keep using a still-valid token or wait on
+//! `renewed` for the result, so N threads hitting a 401 at once cause one
+//! authentication.
 //!
 //! After a failed authentication, new attempts are held back for a delay that
 //! starts at `FIRST_BACKOFF` and doubles up to `MAX_BACKOFF`. During that time
@@ -29,7 +30,7 @@ pub const MAX_RENEWAL_MARGIN: Duration = Duration::from_secs(300);
 const RENEWAL_MARGIN_FRACTION: u32 = 10;
 /// Delay before a second attempt after a failed authentication.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(2);
-/// Longest delay between failed authentication attempts.
+/// Maximum delay between failed authentication attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// A token and the storage URL it is valid for, tagged with a generation
@@ -41,7 +42,7 @@ pub struct Session {
     pub generation: u64,
 }
 
-/// Why a renewal was started; logged with each authentication.
+/// The cause of a renewal, logged with each authentication.
 #[derive(Clone, Copy, Debug)]
 enum Reason {
     Startup,
@@ -97,7 +98,7 @@ impl TokenManager {
         }
     }
 
-    /// A description of the identity service and user, for messages.
+    /// Describes the identity service and user, for messages.
     pub fn describe(&self) -> String {
         self.authenticator.describe()
     }
@@ -147,7 +148,7 @@ impl TokenManager {
         }
     }
 
-    /// Called after Swift answered 401 to a request made with the session of
+    /// Called after Swift returned 401 to a request made with the session of
     /// `seen_generation`. Renews once, however many threads call this for the
     /// same generation, and returns the session to repeat the request with.
     pub fn renew_after_unauthorized(
@@ -241,7 +242,7 @@ impl TokenManager {
     }
 }
 
-/// The time to renew a token that expires at `expires`, seen at `now`.
+/// Computes when to renew a token that expires at `expires`, seen at `now`.
 fn renewal_time(now: SystemTime, expires: SystemTime) -> SystemTime {
     let lifetime = expires.duration_since(now).unwrap_or_default();
     let margin = (lifetime / RENEWAL_MARGIN_FRACTION).min(MAX_RENEWAL_MARGIN);
