@@ -145,6 +145,16 @@ pub struct Args {
     #[arg(long, env = "OS_STORAGE_URL", help_heading = "Authentication")]
     pub storage_url: Option<String>,
 
+    /// Mount read-only: every change fails with EROFS.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Directory for files being written, staged there until they are
+    /// uploaded at close. Each mount uses a private (0700) subdirectory.
+    /// Default: the system temporary directory ($TMPDIR or /tmp).
+    #[arg(long, value_name = "DIR")]
+    pub staging_dir: Option<PathBuf>,
+
     // ----- ownership and permissions -----
     /// Let users other than the one mounting access the mount (needs
     /// user_allow_other in /etc/fuse.conf when not root).
@@ -284,6 +294,8 @@ pub struct Settings {
     pub read: ReadConfig,
     pub allow_other: bool,
     pub threads: usize,
+    pub read_only: bool,
+    pub staging_dir: PathBuf,
 }
 
 /// A lookup of environment variables, so tests need not touch the process's.
@@ -374,6 +386,8 @@ impl Args {
             },
             allow_other: self.allow_other,
             threads: self.threads,
+            read_only: self.read_only,
+            staging_dir: self.staging_dir.clone().unwrap_or_else(std::env::temp_dir),
         })
     }
 

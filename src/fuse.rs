@@ -43,14 +43,6 @@ impl FuseAdapter {
         }
         Errno::from_i32(error.errno())
     }
-
-    fn read_only(&self, operation: &str, ino: u64) -> Errno {
-        debug!(
-            "{operation} {}: read-only file system",
-            self.fs.describe(ino)
-        );
-        Errno::EROFS
-    }
 }
 
 fn file_attr(attr: &Attr) -> FileAttr {
@@ -87,9 +79,12 @@ impl Filesystem for FuseAdapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
         // READDIRPLUS returns attributes with the names, so `ls -l` needs no
         // lookup per entry. Kernels without it fall back to READDIR.
+        // ATOMIC_O_TRUNC passes O_TRUNC to open instead of a separate
+        // truncate first, which would upload an empty object.
         let wanted = InitFlags::FUSE_DO_READDIRPLUS
             | InitFlags::FUSE_READDIRPLUS_AUTO
-            | InitFlags::FUSE_PARALLEL_DIROPS;
+            | InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_ATOMIC_O_TRUNC;
         if let Err(missing) = config.add_capabilities(wanted) {
             debug!("kernel lacks FUSE capabilities {missing:?}");
         }
@@ -186,9 +181,9 @@ impl Filesystem for FuseAdapter {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let write =
-            !matches!(flags.acc_mode(), OpenAccMode::O_RDONLY) || flags.0 & libc::O_TRUNC != 0;
-        match self.fs.open(ino.0, write) {
+        let write = !matches!(flags.acc_mode(), OpenAccMode::O_RDONLY);
+        let truncate = flags.0 & libc::O_TRUNC != 0;
+        match self.fs.open(ino.0, write, truncate) {
             Ok((handle, keep_cache)) => {
                 let flags = if keep_cache {
                     FopenFlags::FOPEN_KEEP_CACHE
@@ -234,15 +229,20 @@ impl Filesystem for FuseAdapter {
         reply.ok();
     }
 
+    /// Called at every `close`: uploads changed data, so that `close`
+    /// reports a failed upload.
     fn flush(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
+        ino: INodeNo,
+        fh: FileHandle,
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        match self.fs.flush(fh.0) {
+            Ok(()) => reply.ok(),
+            Err(error) => reply.error(self.fail("flush (upload)", ino.0, &error)),
+        }
     }
 
     fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
@@ -272,9 +272,6 @@ impl Filesystem for FuseAdapter {
         reply_xattr(reply, &self.fs.listxattr(ino.0), size);
     }
 
-    // Everything below changes the filesystem.
-    // NOTE: writes are not implemented yet, so each returns EROFS.
-
     fn setattr(
         &self,
         _req: &Request,
@@ -282,9 +279,9 @@ impl Filesystem for FuseAdapter {
         _mode: Option<u32>,
         _uid: Option<u32>,
         _gid: Option<u32>,
-        _size: Option<u64>,
+        size: Option<u64>,
         _atime: Option<TimeOrNow>,
-        _mtime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
         _fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
@@ -293,64 +290,115 @@ impl Filesystem for FuseAdapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        reply.error(self.read_only("setattr", ino.0));
+        let mtime = mtime.map(|time| match time {
+            TimeOrNow::SpecificTime(time) => time,
+            TimeOrNow::Now => SystemTime::now(),
+        });
+        match self.fs.setattr(ino.0, size, mtime) {
+            Ok(entry) => reply.attr(&entry.ttl, &file_attr(&entry.attr)),
+            Err(error) => reply.error(self.fail("setattr", ino.0, &error)),
+        }
     }
 
     fn mknod(
         &self,
         _req: &Request,
         parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
+        name: &OsStr,
+        mode: u32,
         _umask: u32,
         _rdev: u32,
         reply: ReplyEntry,
     ) {
-        reply.error(self.read_only("mknod in", parent.0));
+        // Only regular files exist in Swift.
+        if mode & libc::S_IFMT != libc::S_IFREG {
+            debug!(
+                "mknod {name:?} in {}: only regular files are supported",
+                self.fs.describe(parent.0)
+            );
+            return reply.error(Errno::EPERM);
+        }
+        match self.fs.create(parent.0, name) {
+            Ok((entry, handle)) => {
+                self.fs.release(handle);
+                reply.entry(&entry.ttl, &file_attr(&entry.attr), Generation(0))
+            }
+            Err(error) => reply.error(self.fail(&format!("mknod {name:?} in"), parent.0, &error)),
+        }
     }
 
     fn mkdir(
         &self,
         _req: &Request,
         parent: INodeNo,
-        _name: &OsStr,
+        name: &OsStr,
         _mode: u32,
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        reply.error(self.read_only("mkdir in", parent.0));
+        match self.fs.mkdir(parent.0, name) {
+            Ok(entry) => reply.entry(&entry.ttl, &file_attr(&entry.attr), Generation(0)),
+            Err(error) => reply.error(self.fail(&format!("mkdir {name:?} in"), parent.0, &error)),
+        }
     }
 
-    fn unlink(&self, _req: &Request, parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(self.read_only("unlink in", parent.0));
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.fs.unlink(parent.0, name) {
+            Ok(()) => reply.ok(),
+            Err(error) => reply.error(self.fail(&format!("unlink {name:?} in"), parent.0, &error)),
+        }
     }
 
-    fn rmdir(&self, _req: &Request, parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(self.read_only("rmdir in", parent.0));
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.fs.rmdir(parent.0, name) {
+            Ok(()) => reply.ok(),
+            Err(error) => reply.error(self.fail(&format!("rmdir {name:?} in"), parent.0, &error)),
+        }
     }
 
     fn symlink(
         &self,
         _req: &Request,
         parent: INodeNo,
-        _link_name: &OsStr,
+        link_name: &OsStr,
         _target: &Path,
         reply: ReplyEntry,
     ) {
-        reply.error(self.read_only("symlink in", parent.0));
+        // NOTE: Swift symlinks exist (the symlink middleware) but are not mapped yet.
+        debug!(
+            "symlink {link_name:?} in {}: not supported",
+            self.fs.describe(parent.0)
+        );
+        reply.error(Errno::EPERM);
     }
 
     fn rename(
         &self,
         _req: &Request,
         parent: INodeNo,
-        _name: &OsStr,
-        _newparent: INodeNo,
-        _newname: &OsStr,
-        _flags: RenameFlags,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        reply.error(self.read_only("rename in", parent.0));
+        if flags.contains(RenameFlags::RENAME_EXCHANGE)
+            || flags.contains(RenameFlags::RENAME_WHITEOUT)
+        {
+            return reply.error(Errno::EINVAL);
+        }
+        let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+        match self
+            .fs
+            .rename(parent.0, name, newparent.0, newname, no_replace)
+        {
+            Ok(()) => reply.ok(),
+            Err(error) => reply.error(self.fail(
+                &format!("rename {name:?} to {newname:?} in"),
+                parent.0,
+                &error,
+            )),
+        }
     }
 
     fn link(
@@ -361,35 +409,67 @@ impl Filesystem for FuseAdapter {
         _newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        reply.error(self.read_only("link", ino.0));
+        debug!(
+            "link {}: hard links are not supported",
+            self.fs.describe(ino.0)
+        );
+        reply.error(Errno::EPERM);
     }
 
     fn write(
         &self,
         _req: &Request,
         ino: INodeNo,
-        _fh: FileHandle,
-        _offset: u64,
-        _data: &[u8],
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
         _write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        reply.error(self.read_only("write", ino.0));
+        match self.fs.write(fh.0, offset, data) {
+            Ok(written) => reply.written(written),
+            Err(error) => {
+                reply.error(self.fail(&format!("write at offset {offset} of"), ino.0, &error))
+            }
+        }
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.fs.flush(fh.0) {
+            Ok(()) => reply.ok(),
+            Err(error) => reply.error(self.fail("fsync", ino.0, &error)),
+        }
     }
 
     fn create(
         &self,
         _req: &Request,
         parent: INodeNo,
-        _name: &OsStr,
+        name: &OsStr,
         _mode: u32,
         _umask: u32,
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        reply.error(self.read_only("create in", parent.0));
+        match self.fs.create(parent.0, name) {
+            Ok((entry, handle)) => reply.created(
+                &entry.ttl,
+                &file_attr(&entry.attr),
+                Generation(0),
+                FileHandle(handle),
+                FopenFlags::empty(),
+            ),
+            Err(error) => reply.error(self.fail(&format!("create {name:?} in"), parent.0, &error)),
+        }
     }
 
     fn setxattr(
@@ -402,11 +482,13 @@ impl Filesystem for FuseAdapter {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        reply.error(self.read_only("setxattr", ino.0));
+        debug!("setxattr {}: not supported", self.fs.describe(ino.0));
+        reply.error(Errno::ENOTSUP);
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(self.read_only("removexattr", ino.0));
+        debug!("removexattr {}: not supported", self.fs.describe(ino.0));
+        reply.error(Errno::ENOTSUP);
     }
 }
 

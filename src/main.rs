@@ -109,7 +109,7 @@ fn run(settings: Settings) -> Result<(), String> {
     let listing_limit = settings
         .listing_limit
         .unwrap_or_else(|| client.listing_limit().unwrap_or(DEFAULT_LISTING_LIMIT));
-    let fs = Arc::new(SwiftFs::new(
+    let fs = SwiftFs::new(
         client.clone(),
         FsConfig {
             root: settings.root.clone(),
@@ -117,8 +117,17 @@ fn run(settings: Settings) -> Result<(), String> {
             ttls: settings.ttls,
             listing_limit,
             read: settings.read,
+            read_only: settings.read_only,
+            staging_dir: settings.staging_dir.clone(),
         },
-    ));
+    )
+    .map_err(|err| {
+        format!(
+            "cannot create the staging directory in {}: {err}; choose another with --staging-dir",
+            settings.staging_dir.display()
+        )
+    })?;
+    let fs = Arc::new(fs);
     serve(&settings, fs, &session.storage_url)
 }
 
@@ -155,9 +164,10 @@ fn serve(settings: &Settings, fs: Arc<SwiftFs>, storage_url: &str) -> Result<(),
         fuser::MountOption::DefaultPermissions,
         fuser::MountOption::NoDev,
         fuser::MountOption::NoSuid,
-        // NOTE: writing is not implemented yet.
-        fuser::MountOption::RO,
     ];
+    if settings.read_only {
+        config.mount_options.push(fuser::MountOption::RO);
+    }
     if settings.allow_other {
         config.acl = fuser::SessionACL::All;
     }
@@ -217,6 +227,7 @@ fn serve(settings: &Settings, fs: Arc<SwiftFs>, storage_url: &str) -> Result<(),
         }
         Err(_) => {}
     }
+    fs.shutdown();
     info!("requests sent: {}", fs.stats_line());
     Ok(())
 }

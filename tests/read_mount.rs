@@ -402,8 +402,8 @@ fn sigterm_unmounts_cleanly() {
 }
 
 #[test]
-fn writes_rejected_read_only() {
-    let mount = Mount::start(MountOptions::new("tempauth"));
+fn read_only_option_rejects_writes() {
+    let mount = Mount::start(MountOptions::new("tempauth").arg("--read-only"));
     let status = Command::new("touch")
         .arg(mount.join("photos/new-file"))
         .status()

@@ -25,6 +25,22 @@ pub enum FsError {
     NoAttribute(String),
     #[error("buffer too small for extended attribute: {0}")]
     BufferTooSmall(String),
+    #[error("operation not permitted: {0}")]
+    NotPermitted(String),
+    #[error("directory not empty: {0}")]
+    NotEmpty(String),
+    #[error("already exists: {0}")]
+    Exists(String),
+    #[error("containers cannot be renamed in Swift: {0}")]
+    CrossDevice(String),
+    #[error("file larger than the 5 GiB that one Swift object can hold: {0}")]
+    TooLarge(String),
+    #[error("staging file error for {path}: {source}")]
+    Staging {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Swift(#[from] SwiftError),
 }
@@ -45,6 +61,13 @@ impl FsError {
             FsError::UnknownInode(_) | FsError::UnknownHandle(_) => libc::EBADF,
             FsError::NoAttribute(_) => libc::ENODATA,
             FsError::BufferTooSmall(_) => libc::ERANGE,
+            FsError::NotPermitted(_) => libc::EPERM,
+            FsError::NotEmpty(_) => libc::ENOTEMPTY,
+            FsError::Exists(_) => libc::EEXIST,
+            // mv falls back to copying and deleting on EXDEV.
+            FsError::CrossDevice(_) => libc::EXDEV,
+            FsError::TooLarge(_) => libc::EFBIG,
+            FsError::Staging { .. } => libc::EIO,
             FsError::Swift(error) => swift_errno(error),
         }
     }
@@ -71,6 +94,7 @@ fn swift_errno(error: &SwiftError) -> i32 {
         // two versions, and there is no errno closer to "stale" for files.
         SwiftError::PreconditionFailed { .. } => libc::EIO,
         SwiftError::RangeNotSatisfiable { .. } => libc::EIO,
+        SwiftError::TooLarge { .. } => libc::EDQUOT,
         SwiftError::Status { .. } => libc::EIO,
         SwiftError::Transport { .. } => libc::EIO,
         SwiftError::InvalidResponse { .. } => libc::EIO,

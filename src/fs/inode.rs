@@ -173,6 +173,69 @@ impl InodeTable {
         Some(ino)
     }
 
+    /// Detaches `name` from `parent` after it was deleted or renamed away.
+    /// The inode itself stays until the kernel forgets it.
+    pub fn remove_child(&mut self, parent: u64, name: &str) -> Option<u64> {
+        self.children.remove(&(parent, name.to_string()))
+    }
+
+    /// Moves inode `ino` to `name` in `parent`, after a rename in Swift.
+    /// Whatever had that name before is detached. Returns `false` if either
+    /// inode is unknown or `parent` is not a directory.
+    pub fn move_inode(&mut self, ino: u64, parent: u64, name: &str) -> bool {
+        let Some(kind) = self.inodes.get(&ino).map(|inode| inode.kind) else {
+            return false;
+        };
+        let Some(location) = self
+            .inodes
+            .get(&parent)
+            .and_then(|dir| dir.location.child(name, kind))
+        else {
+            return false;
+        };
+        let Some(inode) = self.inodes.get_mut(&ino) else {
+            return false;
+        };
+        let old_key = (inode.parent, inode.name.clone());
+        inode.parent = parent;
+        inode.name = name.to_string();
+        inode.location = location;
+        if self.children.get(&old_key) == Some(&ino) {
+            self.children.remove(&old_key);
+        }
+        self.children.insert((parent, name.to_string()), ino);
+        self.relocate_descendants(ino);
+        true
+    }
+
+    /// Recomputes the locations below a moved directory, so that inodes the
+    /// kernel still holds point at the new object names.
+    fn relocate_descendants(&mut self, root: u64) {
+        let mut pending = vec![root];
+        while let Some(dir) = pending.pop() {
+            let Some(location) = self.inodes.get(&dir).map(|inode| inode.location.clone()) else {
+                continue;
+            };
+            let children: Vec<(String, u64)> = self
+                .children
+                .iter()
+                .filter(|((parent, _), _)| *parent == dir)
+                .map(|((_, name), child)| (name.clone(), *child))
+                .collect();
+            for (name, child) in children {
+                let Some(inode) = self.inodes.get_mut(&child) else {
+                    continue;
+                };
+                if let Some(moved) = location.child(&name, inode.kind) {
+                    inode.location = moved;
+                }
+                if inode.kind == Kind::Directory {
+                    pending.push(child);
+                }
+            }
+        }
+    }
+
     /// Counts one more reference held by the kernel.
     pub fn add_lookup(&mut self, ino: u64) {
         if let Some(inode) = self.inodes.get_mut(&ino) {
@@ -323,6 +386,49 @@ mod tests {
         assert_eq!(
             inodes.get(ino).unwrap().file.as_ref().unwrap().size,
             2_097_162
+        );
+    }
+
+    #[test]
+    fn move_inode_updates_location() {
+        let mut inodes = table();
+        let dir = inodes
+            .upsert_child(ROOT_INO, "d", Kind::Directory, None, None)
+            .unwrap();
+        let file = inodes
+            .upsert_child(ROOT_INO, "x", Kind::File, Some(info(1)), None)
+            .unwrap();
+        assert!(inodes.move_inode(file, dir, "y"));
+        assert_eq!(inodes.child(ROOT_INO, "x"), None);
+        assert_eq!(inodes.child(dir, "y"), Some(file));
+        assert_eq!(
+            inodes.get(file).unwrap().location,
+            Location::Object {
+                container: "c".into(),
+                name: "d/y".into()
+            }
+        );
+    }
+
+    #[test]
+    fn move_directory_relocates_children() {
+        let mut inodes = table();
+        let a = inodes
+            .upsert_child(ROOT_INO, "a", Kind::Directory, None, None)
+            .unwrap();
+        let b = inodes
+            .upsert_child(a, "b", Kind::Directory, None, None)
+            .unwrap();
+        let file = inodes
+            .upsert_child(b, "f", Kind::File, Some(info(1)), None)
+            .unwrap();
+        assert!(inodes.move_inode(a, ROOT_INO, "z"));
+        assert_eq!(
+            inodes.get(file).unwrap().location,
+            Location::Object {
+                container: "c".into(),
+                name: "z/b/f".into()
+            }
         );
     }
 

@@ -8,9 +8,12 @@ pub mod error;
 pub mod inode;
 pub mod listings;
 pub mod reader;
+pub mod staging;
+mod write;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -29,6 +32,8 @@ use error::FsError;
 use inode::{InodeTable, Location, ROOT_INO};
 use listings::{Listing, ListingCache};
 use reader::{ObjectReader, ReadConfig};
+use staging::StagingArea;
+use write::{SharedStaged, StagedFiles};
 
 /// The extended attribute of the mount root that returns request counters.
 pub const STATS_XATTR: &str = "user.swiftmount.stats";
@@ -50,6 +55,10 @@ pub struct FsConfig {
     /// Entries per listing request: Swift's `container_listing_limit`.
     pub listing_limit: usize,
     pub read: ReadConfig,
+    /// Reject every change with EROFS.
+    pub read_only: bool,
+    /// Where files being written are staged before upload.
+    pub staging_dir: PathBuf,
 }
 
 /// A name resolved to an inode, with how long the kernel may cache it.
@@ -97,10 +106,20 @@ pub struct SwiftFs {
     /// Skipped object names already logged, so each is reported once.
     reported: Mutex<HashSet<String>>,
     statfs_cache: Mutex<Option<(Instant, FsStats)>>,
+    staging: StagingArea,
+    /// Files open for writing, by inode.
+    staged: StagedFiles,
+    /// Write handles: the inode and its staged data.
+    write_handles: Mutex<HashMap<u64, (u64, SharedStaged)>>,
+    /// Files created here whose names a cached listing may not show yet,
+    /// by `(parent, name)`.
+    local_entries: Mutex<HashMap<(u64, String), u64>>,
 }
 
 impl SwiftFs {
-    pub fn new(client: Arc<SwiftClient>, config: FsConfig) -> SwiftFs {
+    /// Creates the filesystem; fails only when the staging directory cannot
+    /// be created.
+    pub fn new(client: Arc<SwiftClient>, config: FsConfig) -> std::io::Result<SwiftFs> {
         let root = match &config.root {
             Root::Account => Location::Account,
             Root::Container(name) => Location::Prefix {
@@ -108,7 +127,8 @@ impl SwiftFs {
                 prefix: String::new(),
             },
         };
-        SwiftFs {
+        let staging = StagingArea::new(&config.staging_dir)?;
+        Ok(SwiftFs {
             client,
             listings: ListingCache::new(config.ttls.dir),
             config,
@@ -120,6 +140,29 @@ impl SwiftFs {
             next_handle: AtomicU64::new(1),
             reported: Mutex::new(HashSet::new()),
             statfs_cache: Mutex::new(None),
+            staging,
+            staged: Mutex::new(HashMap::new()),
+            write_handles: Mutex::new(HashMap::new()),
+            local_entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Uploads what is still staged and removes the staging directory if
+    /// nothing is left in it. Called once at unmount.
+    pub fn shutdown(&self) {
+        let handles: Vec<u64> = self.write_handles.lock().keys().copied().collect();
+        for handle in handles {
+            if let Err(err) = self.flush(handle) {
+                log::error!("at unmount, {}: {err}", self.describe_handle(handle));
+            }
+        }
+        self.staging.remove_if_empty();
+    }
+
+    fn describe_handle(&self, handle: u64) -> String {
+        match self.write_handles.lock().get(&handle) {
+            Some((ino, _)) => self.describe(*ino),
+            None => format!("handle {handle}"),
         }
     }
 
@@ -147,8 +190,19 @@ impl SwiftFs {
         if name.len() > NAME_MAX {
             return Err(FsError::NameTooLong(name.to_string()));
         }
-        let location = self.directory_location(parent)?;
+        let ino = self.resolve(parent, name)?;
+        let entry = self.entry_of(ino)?;
+        self.inodes.lock().add_lookup(ino);
+        Ok(entry)
+    }
 
+    /// Finds the inode of `name` in `parent`: a file created here, else the
+    /// cached listing, else requests to Swift.
+    fn resolve(&self, parent: u64, name: &str) -> Result<u64, FsError> {
+        if let Some(&ino) = self.local_entries.lock().get(&(parent, name.to_string())) {
+            return Ok(ino);
+        }
+        let location = self.directory_location(parent)?;
         let ino = match self.listings.fresh(parent) {
             Some(listing) => {
                 let entry = listing
@@ -158,10 +212,7 @@ impl SwiftFs {
             }
             None => self.probe(parent, &location, name)?,
         };
-        let ino = self.confirm_size(ino)?;
-        let entry = self.entry_of(ino)?;
-        self.inodes.lock().add_lookup(ino);
-        Ok(entry)
+        self.confirm_size(ino)
     }
 
     /// Drops `count` kernel references to `ino`.
@@ -179,7 +230,7 @@ impl SwiftFs {
                 inode.confirmed.elapsed() >= self.config.ttls.attr,
             )
         };
-        if kind == Kind::File && stale {
+        if kind == Kind::File && stale && self.staged_of(ino).is_none() {
             self.refresh_file(ino)?;
         }
         self.entry_of(ino)
@@ -330,6 +381,11 @@ impl SwiftFs {
             ),
             None => (0, inode.dir_mtime, true),
         };
+        // A file being written has the size of its staged data.
+        let size = match self.staged.lock().get(&ino) {
+            Some(staged) => staged.lock().size,
+            None => size,
+        };
         let attr = Attr::new(ino, inode.kind, size, mtime, &self.config.owner);
         // An unconfirmed size must not be cached by the kernel.
         let ttl = if size_known {
@@ -344,7 +400,7 @@ impl SwiftFs {
 
     /// Snapshots the listing of `ino` for a sequence of `readdir` calls.
     pub fn opendir(&self, ino: u64) -> Result<u64, FsError> {
-        let listing = self.listing(ino)?;
+        let listing = self.with_local_entries(ino, self.listing(ino)?);
         let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.open_dirs.lock().insert(handle, listing);
         Ok(handle)
@@ -414,6 +470,33 @@ impl SwiftFs {
             }
         }
         Ok(())
+    }
+
+    /// Adds to a listing the files created here that it does not show yet.
+    fn with_local_entries(&self, dir: u64, listing: Arc<Listing>) -> Arc<Listing> {
+        let local: Vec<(String, u64)> = self
+            .local_entries
+            .lock()
+            .iter()
+            .filter(|((parent, name), _)| *parent == dir && listing.find(name).is_none())
+            .map(|((_, name), ino)| (name.clone(), *ino))
+            .collect();
+        if local.is_empty() {
+            return listing;
+        }
+        let mut entries = listing.entries.clone();
+        let inodes = self.inodes.lock();
+        for (name, ino) in local {
+            if let Some(inode) = inodes.get(ino) {
+                entries.push(DirEntry {
+                    name,
+                    kind: inode.kind,
+                    file: inode.file.clone(),
+                    mtime: None,
+                });
+            }
+        }
+        Arc::new(Listing::new(entries))
     }
 
     /// Returns the listing of directory `ino`, from the cache or fetched page by page.
@@ -500,7 +583,14 @@ impl SwiftFs {
     /// Opens a file for reading and returns the handle and whether the
     /// kernel may keep pages cached from an earlier open (the ETag is the
     /// same as then).
-    pub fn open(&self, ino: u64, write: bool) -> Result<(u64, bool), FsError> {
+    pub fn open(&self, ino: u64, write: bool, truncate: bool) -> Result<(u64, bool), FsError> {
+        // Writers, and readers of a file being written, use the staged data.
+        if write || self.staged_of(ino).is_some() {
+            if self.inodes.lock().get(ino).map(|inode| inode.kind) == Some(Kind::Directory) {
+                return Err(FsError::IsDirectory(self.describe(ino)));
+            }
+            return Ok((self.open_for_write(ino, truncate)?, false));
+        }
         let (location, kind, stale) = {
             let inodes = self.inodes.lock();
             let inode = inodes.get(ino).ok_or(FsError::UnknownInode(ino))?;
@@ -510,10 +600,6 @@ impl SwiftFs {
         };
         if kind == Kind::Directory {
             return Err(FsError::IsDirectory(location.display()));
-        }
-        if write {
-            // NOTE: writing is not implemented yet; the mount is read-only.
-            return Err(FsError::ReadOnly(location.display()));
         }
         if stale {
             self.refresh_file(ino)?;
@@ -551,6 +637,9 @@ impl SwiftFs {
     }
 
     pub fn read(&self, handle: u64, offset: u64, size: u32) -> Result<Bytes, FsError> {
+        if self.is_write_handle(handle) {
+            return self.read_staged(handle, offset, size);
+        }
         let reader = self
             .open_files
             .lock()
@@ -561,7 +650,9 @@ impl SwiftFs {
     }
 
     pub fn release(&self, handle: u64) {
-        self.open_files.lock().remove(&handle);
+        if self.open_files.lock().remove(&handle).is_none() {
+            self.release_write(handle);
+        }
     }
 
     // ----- filesystem-wide -----

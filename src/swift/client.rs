@@ -61,6 +61,18 @@ pub struct Answer {
     pub body: Bytes,
 }
 
+/// The body of a request.
+#[derive(Clone, Debug)]
+pub enum RequestBody {
+    Empty,
+    Bytes(Bytes),
+    /// `len` bytes read from a file, reopened for each attempt.
+    File {
+        path: std::path::PathBuf,
+        len: u64,
+    },
+}
+
 /// One request, described independently of the storage URL so that it can
 /// be sent again with a renewed token.
 struct Call<'a> {
@@ -69,7 +81,8 @@ struct Call<'a> {
     /// Percent-encoded path below the storage URL, starting with `/` or empty.
     url_path: String,
     query: String,
-    headers: Vec<(&'static str, String)>,
+    headers: Vec<(String, String)>,
+    body: RequestBody,
     /// The raw `container/object` for logs and errors.
     display: &'a str,
 }
@@ -111,6 +124,7 @@ impl SwiftClient {
             url_path: String::new(),
             query: String::new(),
             headers: Vec::new(),
+            body: RequestBody::Empty,
             display: "(account)",
         })?;
         Ok(AccountMeta::from_headers(&answer.headers))
@@ -124,6 +138,7 @@ impl SwiftClient {
             url_path: format!("/{}", encode_path(container)),
             query: String::new(),
             headers: Vec::new(),
+            body: RequestBody::Empty,
             display: container,
         })?;
         Ok(ContainerMeta::from_headers(&answer.headers))
@@ -138,6 +153,7 @@ impl SwiftClient {
             url_path: object_url_path(container, object),
             query: String::new(),
             headers: Vec::new(),
+            body: RequestBody::Empty,
             display: &display,
         })?;
         Ok(ObjectMeta::from_headers(&answer.headers))
@@ -156,6 +172,7 @@ impl SwiftClient {
             url_path: String::new(),
             query,
             headers: Vec::new(),
+            body: RequestBody::Empty,
             display: "(account)",
         })?;
         if answer.status == StatusCode::NO_CONTENT {
@@ -194,6 +211,7 @@ impl SwiftClient {
             url_path: format!("/{}", encode_path(container)),
             query,
             headers: Vec::new(),
+            body: RequestBody::Empty,
             display: &display,
         })?;
         if answer.status == StatusCode::NO_CONTENT {
@@ -222,9 +240,9 @@ impl SwiftClient {
             return Ok(Bytes::new());
         }
         let display = format!("{container}/{object}");
-        let mut headers = vec![("range", format!("bytes={}-{}", start, end - 1))];
+        let mut headers = vec![("range".to_string(), format!("bytes={}-{}", start, end - 1))];
         if let Some(etag) = if_match {
-            headers.push(("if-match", format!("\"{etag}\"")));
+            headers.push(("if-match".to_string(), format!("\"{etag}\"")));
         }
         let result = self.execute(&Call {
             method: Method::GET,
@@ -232,6 +250,7 @@ impl SwiftClient {
             url_path: object_url_path(container, object),
             query: String::new(),
             headers,
+            body: RequestBody::Empty,
             display: &display,
         });
         match result {
@@ -365,7 +384,25 @@ impl SwiftClient {
             .request(call.method.clone(), &url)
             .header("x-auth-token", token_value);
         for (name, value) in &call.headers {
-            request = request.header(*name, value);
+            request = request.header(name.as_str(), value);
+        }
+        match &call.body {
+            RequestBody::Empty => {}
+            RequestBody::Bytes(bytes) => {
+                self.stats.count_bytes_out(bytes.len() as u64);
+                request = request.body(bytes.clone());
+            }
+            RequestBody::File { path, len } => {
+                // Opened again for every attempt, so a retry sends it whole.
+                let file =
+                    std::fs::File::open(path).map_err(|err| SwiftError::InvalidResponse {
+                        method: method_name(&call.method),
+                        path: call.display.to_string(),
+                        what: format!("cannot read staged data {}: {err}", path.display()),
+                    })?;
+                self.stats.count_bytes_out(*len);
+                request = request.body(reqwest::blocking::Body::sized(file, *len));
+            }
         }
 
         self.stats.count_request(call.kind);
@@ -399,6 +436,132 @@ impl SwiftClient {
     }
 }
 
+/// Requests that change objects and containers.
+impl SwiftClient {
+    /// Uploads an object. `headers` carries `Content-Type`, `ETag` (the MD5,
+    /// which Swift checks) and user metadata.
+    pub fn put_object(
+        &self,
+        container: &str,
+        object: &str,
+        body: RequestBody,
+        headers: Vec<(String, String)>,
+    ) -> Result<ObjectMeta, SwiftError> {
+        let display = format!("{container}/{object}");
+        let answer = self.execute(&Call {
+            method: Method::PUT,
+            kind: RequestKind::Put,
+            url_path: object_url_path(container, object),
+            query: String::new(),
+            headers,
+            body,
+            display: &display,
+        })?;
+        Ok(ObjectMeta::from_headers(&answer.headers))
+    }
+
+    /// Replaces an object's user metadata (and, if given, its content type)
+    /// without touching its data.
+    pub fn post_object(
+        &self,
+        container: &str,
+        object: &str,
+        headers: Vec<(String, String)>,
+    ) -> Result<(), SwiftError> {
+        let display = format!("{container}/{object}");
+        self.execute(&Call {
+            method: Method::POST,
+            kind: RequestKind::Post,
+            url_path: object_url_path(container, object),
+            query: String::new(),
+            headers,
+            body: RequestBody::Empty,
+            display: &display,
+        })?;
+        Ok(())
+    }
+
+    /// Copies an object on the server. With `manifest`, a large object's
+    /// manifest is copied instead of its content being joined into one
+    /// object (`multipart-manifest=get`).
+    pub fn copy_object(
+        &self,
+        source: (&str, &str),
+        destination: (&str, &str),
+        manifest: bool,
+        mut headers: Vec<(String, String)>,
+    ) -> Result<(), SwiftError> {
+        let (container, object) = source;
+        let display = format!("{container}/{object}");
+        headers.push((
+            "destination".to_string(),
+            format!(
+                "/{}/{}",
+                encode_path(destination.0),
+                encode_path(destination.1)
+            ),
+        ));
+        let query = if manifest {
+            "multipart-manifest=get"
+        } else {
+            ""
+        };
+        self.execute(&Call {
+            method: Method::from_bytes(b"COPY").expect("COPY is a valid method"),
+            kind: RequestKind::Copy,
+            url_path: object_url_path(container, object),
+            query: query.to_string(),
+            headers,
+            body: RequestBody::Empty,
+            display: &display,
+        })?;
+        Ok(())
+    }
+
+    /// Deletes an object. A large object's manifest alone is deleted; its
+    /// segments stay.
+    pub fn delete_object(&self, container: &str, object: &str) -> Result<(), SwiftError> {
+        let display = format!("{container}/{object}");
+        self.execute(&Call {
+            method: Method::DELETE,
+            kind: RequestKind::Delete,
+            url_path: object_url_path(container, object),
+            query: String::new(),
+            headers: Vec::new(),
+            body: RequestBody::Empty,
+            display: &display,
+        })?;
+        Ok(())
+    }
+
+    pub fn put_container(&self, container: &str) -> Result<(), SwiftError> {
+        self.execute(&Call {
+            method: Method::PUT,
+            kind: RequestKind::Put,
+            url_path: format!("/{}", encode_path(container)),
+            query: String::new(),
+            headers: Vec::new(),
+            body: RequestBody::Empty,
+            display: container,
+        })?;
+        Ok(())
+    }
+
+    /// Deletes an empty container; `Conflict` when it still has objects.
+    pub fn delete_container(&self, container: &str) -> Result<(), SwiftError> {
+        self.execute(&Call {
+            method: Method::DELETE,
+            kind: RequestKind::Delete,
+            url_path: format!("/{}", encode_path(container)),
+            query: String::new(),
+            headers: Vec::new(),
+            body: RequestBody::Empty,
+            display: container,
+        })?;
+        Ok(())
+    }
+}
+
 /// The URL path of an object below the storage URL.
 fn object_url_path(container: &str, object: &str) -> String {
     format!("/{}/{}", encode_path(container), encode_path(object))
@@ -420,6 +583,7 @@ fn method_name(method: &Method) -> &'static str {
         Method::PUT => "PUT",
         Method::POST => "POST",
         Method::DELETE => "DELETE",
+        // The only other method sent.
         _ => "COPY",
     }
 }
@@ -436,6 +600,7 @@ fn status_error(call: &Call<'_>, answer: &Answer) -> Option<SwiftError> {
         StatusCode::FORBIDDEN => SwiftError::Forbidden { path, status: 403 },
         StatusCode::CONFLICT => SwiftError::Conflict { path },
         StatusCode::PRECONDITION_FAILED => SwiftError::PreconditionFailed { path },
+        StatusCode::PAYLOAD_TOO_LARGE => SwiftError::TooLarge { path },
         StatusCode::RANGE_NOT_SATISFIABLE => SwiftError::RangeNotSatisfiable { path },
         _ => SwiftError::Status {
             method: method_name(&call.method),

@@ -23,6 +23,13 @@ pub enum SwiftError {
     #[error("precondition failed (HTTP 412) on {path}: the object changed")]
     PreconditionFailed { path: String },
 
+    /// 413 on an upload: over a container or account quota, or larger than
+    /// the cluster's `max_file_size`.
+    #[error(
+        "upload rejected as too large (HTTP 413) on {path}: over a quota or the object size limit"
+    )]
+    TooLarge { path: String },
+
     /// 416: the requested range starts past the end of the object.
     #[error("range not satisfiable (HTTP 416) on {path}")]
     RangeNotSatisfiable { path: String },

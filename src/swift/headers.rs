@@ -19,6 +19,11 @@ pub struct ObjectMeta {
     pub content_type: Option<String>,
     /// `true` for Dynamic and Static Large Object manifests.
     pub is_large_object: bool,
+    /// `X-Object-Manifest` of a Dynamic Large Object: `container/prefix`.
+    pub dlo_manifest: Option<String>,
+    /// `X-Object-Meta-*` headers, names in lower case, in header order. A
+    /// `POST` replaces all of them, so they are sent again with any change.
+    pub user_metadata: Vec<(String, String)>,
 }
 
 impl ObjectMeta {
@@ -38,6 +43,14 @@ impl ObjectMeta {
             is_large_object: headers.contains_key("x-object-manifest")
                 || header_str(headers, "x-static-large-object")
                     .is_some_and(|value| value.eq_ignore_ascii_case("true")),
+            dlo_manifest: header_str(headers, "x-object-manifest").map(str::to_string),
+            user_metadata: headers
+                .iter()
+                .filter(|(name, _)| name.as_str().starts_with("x-object-meta-"))
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+                })
+                .collect(),
         }
     }
 }
@@ -177,6 +190,19 @@ mod tests {
         let slo = ObjectMeta::from_headers(&headers(&[("X-Static-Large-Object", "True")]));
         assert!(dlo.is_large_object);
         assert!(slo.is_large_object);
+    }
+
+    #[test]
+    fn object_user_metadata_collected() {
+        let meta = ObjectMeta::from_headers(&headers(&[
+            ("X-Object-Meta-Color", "blue"),
+            ("X-Object-Meta-Mtime", "1577934245"),
+            ("Content-Type", "image/png"),
+        ]));
+        assert_eq!(meta.user_metadata.len(), 2);
+        assert!(meta
+            .user_metadata
+            .contains(&("x-object-meta-color".to_string(), "blue".to_string())));
     }
 
     #[test]
