@@ -205,6 +205,12 @@ pub struct Args {
     )]
     pub negative_ttl: f64,
 
+    /// Report X-Object-Meta-Mtime (set by rsync -t through the mount,
+    /// python-swiftclient and rclone) as the modification time. Costs one
+    /// HEAD per file, since listings do not carry it.
+    #[arg(long, help_heading = "Caching")]
+    pub use_meta_mtime: bool,
+
     /// Entries per listing request. Default: container_listing_limit from
     /// the cluster's /info, or 10000.
     #[arg(long, value_name = "COUNT", help_heading = "Caching")]
@@ -296,6 +302,7 @@ pub struct Settings {
     pub threads: usize,
     pub read_only: bool,
     pub staging_dir: PathBuf,
+    pub use_meta_mtime: bool,
 }
 
 /// A lookup of environment variables, so tests need not touch the process's.
@@ -388,6 +395,7 @@ impl Args {
             threads: self.threads,
             read_only: self.read_only,
             staging_dir: self.staging_dir.clone().unwrap_or_else(std::env::temp_dir),
+            use_meta_mtime: self.use_meta_mtime,
         })
     }
 

@@ -119,6 +119,7 @@ fn run(settings: Settings) -> Result<(), String> {
             read: settings.read,
             read_only: settings.read_only,
             staging_dir: settings.staging_dir.clone(),
+            use_meta_mtime: settings.use_meta_mtime,
         },
     )
     .map_err(|err| {

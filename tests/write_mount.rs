@@ -540,3 +540,58 @@ fn mtime_of_new_file_is_recent() {
         mtime.duration_since(UNIX_EPOCH)
     );
 }
+
+#[test]
+fn meta_mtime_option_survives_remount() {
+    let api = SwiftApi::tempauth();
+    let container = unique_name("mm");
+    api.create_container(&container);
+    api.put(&format!("{container}/f.txt"), b"data", &[]);
+    let mount = Mount::start(MountOptions::new("tempauth"));
+    let path = mount.join(&format!("{container}/f.txt"));
+    run_ok(
+        "touch",
+        &[
+            "-m",
+            "-d",
+            "2020-01-02 03:04:05 UTC",
+            path.to_str().unwrap(),
+        ],
+    );
+    drop(mount);
+
+    let plain = Mount::start(MountOptions::new("tempauth"));
+    let listed = std::fs::metadata(plain.join(&format!("{container}/f.txt"))).unwrap();
+    let listed_mtime = listed
+        .modified()
+        .unwrap()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_ne!(
+        listed_mtime, 1_577_934_245,
+        "listing mtime is the write time"
+    );
+    drop(plain);
+
+    let mount = Mount::start(MountOptions::new("tempauth").arg("--use-meta-mtime"));
+    let path = mount.join(&format!("{container}/f.txt"));
+    let output = run_ok("stat", &["-c", "%Y %s", path.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "1577934245 4"
+    );
+    let output = run_ok(
+        "ls",
+        &[
+            "-l",
+            "--time-style=+%s",
+            mount.join(&container).to_str().unwrap(),
+        ],
+    );
+    let line = stdout_lines(&output)
+        .into_iter()
+        .find(|line| line.ends_with("f.txt"))
+        .unwrap();
+    assert!(line.contains(" 1577934245 "), "ls -l line: {line}");
+}

@@ -59,6 +59,9 @@ pub struct FsConfig {
     pub read_only: bool,
     /// Where files being written are staged before upload.
     pub staging_dir: PathBuf,
+    /// Report `X-Object-Meta-Mtime` as the modification time, at the cost of
+    /// one `HEAD` per file, since listings do not carry user metadata.
+    pub use_meta_mtime: bool,
 }
 
 /// A name resolved to an inode, with how long the kernel may cache it.
@@ -308,7 +311,7 @@ impl SwiftFs {
         Ok(Some(DirEntry {
             name: name.to_string(),
             kind: Kind::File,
-            file: Some(file_info_from_head(&meta)),
+            file: Some(file_info_from_head(&meta, self.config.use_meta_mtime)),
             mtime: None,
         }))
     }
@@ -342,22 +345,23 @@ impl SwiftFs {
         let meta = self.client.head_object(container, name)?;
         let mut inodes = self.inodes.lock();
         if let Some(inode) = inodes.get_mut(ino) {
-            inode.file = Some(file_info_from_head(&meta));
+            inode.file = Some(file_info_from_head(&meta, self.config.use_meta_mtime));
             inode.confirmed = Instant::now();
         }
         Ok(())
     }
 
     fn record_entry(&self, parent: u64, entry: &DirEntry) -> Result<u64, FsError> {
+        let mut file = entry.file.clone();
+        if self.config.use_meta_mtime {
+            // Only a HEAD tells the user metadata: mark the row unconfirmed.
+            if let Some(file) = file.as_mut() {
+                file.size_known = false;
+            }
+        }
         self.inodes
             .lock()
-            .upsert_child(
-                parent,
-                &entry.name,
-                entry.kind,
-                entry.file.clone(),
-                entry.mtime,
-            )
+            .upsert_child(parent, &entry.name, entry.kind, file, entry.mtime)
             .ok_or(FsError::NotDirectory(format!("inode {parent}")))
     }
 
@@ -718,10 +722,17 @@ fn pinned_etag(file: &FileInfo) -> Option<String> {
     file.etag.clone()
 }
 
-fn file_info_from_head(meta: &ObjectMeta) -> FileInfo {
+/// File attributes from a `HEAD`. With `use_meta_mtime`, the modification
+/// time is `X-Object-Meta-Mtime` when the object has one.
+fn file_info_from_head(meta: &ObjectMeta, use_meta_mtime: bool) -> FileInfo {
+    let mtime = if use_meta_mtime {
+        meta.meta_mtime.or(meta.last_modified)
+    } else {
+        meta.last_modified
+    };
     FileInfo {
         size: meta.size,
-        mtime: meta.last_modified,
+        mtime,
         etag: meta.etag.clone(),
         content_type: meta.content_type.clone(),
         size_known: true,
