@@ -375,22 +375,28 @@ impl SwiftFs {
     }
 
     fn entry_of(&self, ino: u64) -> Result<Entry, FsError> {
-        let inodes = self.inodes.lock();
-        let inode = inodes.get(ino).ok_or(FsError::UnknownInode(ino))?;
-        let (size, mtime, size_known) = match &inode.file {
-            Some(file) => (
-                file.size,
-                file.mtime.unwrap_or(inode.dir_mtime),
-                file.size_known,
-            ),
-            None => (0, inode.dir_mtime, true),
+        let (kind, size, mtime, size_known) = {
+            let inodes = self.inodes.lock();
+            let inode = inodes.get(ino).ok_or(FsError::UnknownInode(ino))?;
+            match &inode.file {
+                Some(file) => (
+                    inode.kind,
+                    file.size,
+                    file.mtime.unwrap_or(inode.dir_mtime),
+                    file.size_known,
+                ),
+                None => (inode.kind, 0, inode.dir_mtime, true),
+            }
         };
-        // A file being written has the size of its staged data.
-        let size = match self.staged.lock().get(&ino) {
+        // A file being written has the size of its staged data. The inode
+        // lock is released first: an upload holds the staged lock while its
+        // PUT runs, and must not stall every other inode operation.
+        let staged = self.staged.lock().get(&ino).cloned();
+        let size = match staged {
             Some(staged) => staged.lock().size,
             None => size,
         };
-        let attr = Attr::new(ino, inode.kind, size, mtime, &self.config.owner);
+        let attr = Attr::new(ino, kind, size, mtime, &self.config.owner);
         // An unconfirmed size must not be cached by the kernel.
         let ttl = if size_known {
             self.config.ttls.attr
