@@ -149,6 +149,13 @@ pub struct Args {
     #[arg(long)]
     pub read_only: bool,
 
+    /// Files larger than this many bytes are uploaded as Static Large
+    /// Objects made of segments of this size, stored in the container
+    /// <container>_segments. Swift's default single-object limit is 5 GiB,
+    /// and a file may have at most 1000 segments.
+    #[arg(long, default_value_t = 1024 * 1024 * 1024, value_name = "BYTES")]
+    pub segment_size: u64,
+
     /// Directory for files being written, staged there until they are
     /// uploaded at close. Each mount uses a private (0700) subdirectory.
     /// Default: the system temporary directory ($TMPDIR or /tmp).
@@ -303,6 +310,7 @@ pub struct Settings {
     pub read_only: bool,
     pub staging_dir: PathBuf,
     pub use_meta_mtime: bool,
+    pub segment_size: u64,
 }
 
 /// A lookup of environment variables, so tests need not touch the process's.
@@ -344,6 +352,12 @@ impl Args {
             AuthConfig::PreAuthenticated { .. } => None,
             _ => storage_url_override,
         };
+        if self.segment_size == 0 || self.segment_size > 5 * 1024 * 1024 * 1024 {
+            return Err(format!(
+                "invalid --segment-size {}: expected 1 byte to 5 GiB (Swift's default object size limit)",
+                self.segment_size
+            ));
+        }
         if self.threads == 0 {
             return Err("invalid --threads 0: at least 1 thread is needed".to_string());
         }
@@ -396,6 +410,7 @@ impl Args {
             read_only: self.read_only,
             staging_dir: self.staging_dir.clone().unwrap_or_else(std::env::temp_dir),
             use_meta_mtime: self.use_meta_mtime,
+            segment_size: self.segment_size,
         })
     }
 

@@ -120,6 +120,7 @@ fn run(settings: Settings) -> Result<(), String> {
             read_only: settings.read_only,
             staging_dir: settings.staging_dir.clone(),
             use_meta_mtime: settings.use_meta_mtime,
+            segment_size: settings.segment_size,
         },
     )
     .map_err(|err| {

@@ -59,6 +59,9 @@ pub struct FsConfig {
     pub read_only: bool,
     /// Where files being written are staged before upload.
     pub staging_dir: PathBuf,
+    /// Files larger than this many bytes are uploaded as Static Large
+    /// Objects in segments of this size.
+    pub segment_size: u64,
     /// Report `X-Object-Meta-Mtime` as the modification time, at the cost of
     /// one `HEAD` per file, since listings do not carry user metadata.
     pub use_meta_mtime: bool,

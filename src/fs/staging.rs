@@ -7,7 +7,7 @@
 //! nothing written is lost silently.
 
 use std::fs::{DirBuilder, File};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -94,25 +94,34 @@ impl Staged {
     /// Computes the hex MD5 of the staged data, sent as `ETag` so that Swift rejects
     /// an upload that arrives damaged.
     pub fn md5_hex(&self) -> io::Result<String> {
-        let mut file = File::open(&self.path)?;
+        self.md5_range(0, self.size)
+    }
+
+    /// Computes the hex MD5 of `len` staged bytes at `offset` (one segment).
+    pub fn md5_range(&self, offset: u64, len: u64) -> io::Result<String> {
         let mut hasher = Md5::new();
         let mut buffer = vec![0u8; 1024 * 1024];
-        loop {
-            let read = file.read(&mut buffer)?;
+        let mut position = offset;
+        let end = offset + len;
+        while position < end {
+            let want = ((end - position) as usize).min(buffer.len());
+            let read = self.file.read_at(&mut buffer[..want], position)?;
             if read == 0 {
                 break;
             }
             hasher.update(&buffer[..read]);
+            position += read as u64;
         }
         Ok(format!("{:x}", hasher.finalize()))
     }
 
     /// Builds the headers of the `PUT` that uploads this file.
-    pub fn upload_headers(&self, etag: String) -> Vec<(String, String)> {
-        let mut headers = vec![
-            ("content-type".to_string(), self.content_type.clone()),
-            ("etag".to_string(), etag),
-        ];
+    /// Without `etag` (a segmented upload's manifest), none is sent.
+    pub fn upload_headers(&self, etag: Option<String>) -> Vec<(String, String)> {
+        let mut headers = vec![("content-type".to_string(), self.content_type.clone())];
+        if let Some(etag) = etag {
+            headers.push(("etag".to_string(), etag));
+        }
         let mtime_header = "x-object-meta-mtime";
         headers.extend(
             self.user_metadata
@@ -210,7 +219,7 @@ mod tests {
         let area = StagingArea::new(base.path()).unwrap();
         let mut file = staged(&area);
         file.mtime = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_577_934_245));
-        let headers = file.upload_headers("e".into());
+        let headers = file.upload_headers(Some("e".into()));
         let mtimes: Vec<_> = headers
             .iter()
             .filter(|(name, _)| name == "x-object-meta-mtime")

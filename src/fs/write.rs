@@ -13,6 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use log::{debug, error, info, warn};
+use md5::Digest;
 use parking_lot::Mutex;
 
 use crate::swift::client::RequestBody;
@@ -26,9 +27,13 @@ use super::inode::Location;
 use super::staging::{guess_content_type, unix_seconds, Staged};
 use super::{Entry, SwiftFs};
 
-/// Largest object Swift accepts in one `PUT` by default (`max_file_size`).
-// TODO: larger files need segments and a Static Large Object manifest.
-pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Segments one Static Large Object may have (Swift's default
+/// `max_manifest_segments`), which bounds the size of a file written here.
+const MAX_SEGMENTS: u64 = 1000;
+
+/// Segment names longer than Swift's 1024-byte object name limit are avoided
+/// by naming segments after the MD5 of object names longer than this.
+const MAX_NAME_IN_SEGMENT: usize = 900;
 
 /// Bytes fetched per request when an existing object is copied into a
 /// staging file before being modified in place.
@@ -244,7 +249,7 @@ impl SwiftFs {
         let (_, staged) = self.write_handle(handle)?;
         let mut file = staged.lock();
         let end = offset + data.len() as u64;
-        if end > MAX_OBJECT_SIZE {
+        if end > self.max_file_size() {
             return Err(FsError::TooLarge(format!(
                 "{}/{}",
                 file.container, file.object
@@ -282,29 +287,23 @@ impl SwiftFs {
             return Ok(());
         }
         let display = format!("{}/{}", file.container, file.object);
-        if file.size > MAX_OBJECT_SIZE {
-            return Err(FsError::TooLarge(display));
-        }
         let started = Instant::now();
-        let etag = file
-            .md5_hex()
-            .map_err(|source| staging_error(&file, source))?;
-        let headers = file.upload_headers(etag.clone());
-        let body = RequestBody::File {
-            path: file.path.clone(),
-            len: file.size,
+        let result = if file.size > self.config.segment_size {
+            self.upload_segments(&file)
+        } else {
+            self.upload_whole(&file)
         };
-        if let Err(err) = self
-            .client
-            .put_object(&file.container, &file.object, body, headers)
-        {
-            error!(
-                "upload of {display} ({} bytes) failed: {err}; the data is kept in {}",
-                file.size,
-                file.path.display()
-            );
-            return Err(err.into());
-        }
+        let etag = match result {
+            Ok(etag) => etag,
+            Err(err) => {
+                error!(
+                    "upload of {display} ({} bytes) failed: {err}; the data is kept in {}",
+                    file.size,
+                    file.path.display()
+                );
+                return Err(err);
+            }
+        };
         file.dirty = false;
         debug!(
             "uploaded {display}: {} bytes in {} ms",
@@ -334,6 +333,75 @@ impl SwiftFs {
             self.listings.invalidate(parent);
         }
         Ok(())
+    }
+
+    /// Uploads staged data with one `PUT`; returns its ETag.
+    fn upload_whole(&self, file: &Staged) -> Result<String, FsError> {
+        let etag = file
+            .md5_hex()
+            .map_err(|source| staging_error(file, source))?;
+        let headers = file.upload_headers(Some(etag.clone()));
+        let body = RequestBody::File {
+            path: file.path.clone(),
+            offset: 0,
+            len: file.size,
+        };
+        self.client
+            .put_object(&file.container, &file.object, body, headers)?;
+        Ok(etag)
+    }
+
+    /// Uploads staged data as a Static Large Object: segments of
+    /// `segment_size` bytes in `<container>_segments`, named like
+    /// python-swiftclient's (`<object>/slo/<time>/<size>/<segment size>/<index>`),
+    /// then the manifest. Returns the object's ETag, which for a Static Large
+    /// Object is the MD5 of its segments' MD5s.
+    // NOTE: segments of an object that is later overwritten or deleted stay
+    // in the segment container.
+    fn upload_segments(&self, file: &Staged) -> Result<String, FsError> {
+        let segment_size = self.config.segment_size;
+        let segment_container = format!("{}_segments", file.container);
+        self.client.put_container(&segment_container)?;
+        let base = if file.object.len() > MAX_NAME_IN_SEGMENT {
+            format!("{:x}", md5::Md5::digest(file.object.as_bytes()))
+        } else {
+            file.object.clone()
+        };
+        let stamp = unix_seconds(SystemTime::now());
+        let count = file.size.div_ceil(segment_size);
+        let mut segments = Vec::new();
+        let mut manifest_hash = md5::Md5::new();
+        for index in 0..count {
+            let offset = index * segment_size;
+            let len = segment_size.min(file.size - offset);
+            let name = format!("{base}/slo/{stamp}/{}/{segment_size}/{index:08}", file.size);
+            let etag = file
+                .md5_range(offset, len)
+                .map_err(|source| staging_error(file, source))?;
+            let body = RequestBody::File {
+                path: file.path.clone(),
+                offset,
+                len,
+            };
+            let headers = vec![("etag".to_string(), etag.clone())];
+            self.client
+                .put_object(&segment_container, &name, body, headers)?;
+            manifest_hash.update(etag.as_bytes());
+            segments.push((format!("/{segment_container}/{name}"), etag, len));
+        }
+        let headers = file.upload_headers(None);
+        self.client
+            .put_slo_manifest(&file.container, &file.object, &segments, headers)?;
+        info!(
+            "uploaded {}/{} as a Static Large Object of {count} segments",
+            file.container, file.object
+        );
+        Ok(format!("{:x}", manifest_hash.finalize()))
+    }
+
+    /// The largest file that can be written: `MAX_SEGMENTS` segments.
+    fn max_file_size(&self) -> u64 {
+        self.config.segment_size.saturating_mul(MAX_SEGMENTS)
     }
 
     /// Closes a write handle. The last handle of a file uploads what is still
@@ -407,7 +475,7 @@ impl SwiftFs {
 
     fn truncate(&self, ino: u64, size: u64) -> Result<(), FsError> {
         self.check_writable(&self.describe(ino))?;
-        if size > MAX_OBJECT_SIZE {
+        if size > self.max_file_size() {
             return Err(FsError::TooLarge(self.describe(ino)));
         }
         if let Some(staged) = self.staged_of(ino) {

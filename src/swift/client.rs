@@ -66,9 +66,10 @@ pub struct Answer {
 pub enum RequestBody {
     Empty,
     Bytes(Bytes),
-    /// `len` bytes read from a file, reopened for each attempt.
+    /// `len` bytes read from a file at `offset`, reopened for each attempt.
     File {
         path: std::path::PathBuf,
+        offset: u64,
         len: u64,
     },
 }
@@ -392,16 +393,19 @@ impl SwiftClient {
                 self.stats.count_bytes_out(bytes.len() as u64);
                 request = request.body(bytes.clone());
             }
-            RequestBody::File { path, len } => {
+            RequestBody::File { path, offset, len } => {
                 // Opened again for every attempt, so a retry sends it whole.
-                let file =
-                    std::fs::File::open(path).map_err(|err| SwiftError::InvalidResponse {
-                        method: method_name(&call.method),
-                        path: call.display.to_string(),
-                        what: format!("cannot read staged data {}: {err}", path.display()),
-                    })?;
+                let staged_error = |err: std::io::Error| SwiftError::InvalidResponse {
+                    method: method_name(&call.method),
+                    path: call.display.to_string(),
+                    what: format!("cannot read staged data {}: {err}", path.display()),
+                };
+                let mut file = std::fs::File::open(path).map_err(staged_error)?;
+                std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(*offset))
+                    .map_err(staged_error)?;
                 self.stats.count_bytes_out(*len);
-                request = request.body(reqwest::blocking::Body::sized(file, *len));
+                let reader = std::io::Read::take(file, *len);
+                request = request.body(reqwest::blocking::Body::sized(reader, *len));
             }
         }
 
@@ -458,6 +462,37 @@ impl SwiftClient {
             display: &display,
         })?;
         Ok(ObjectMeta::from_headers(&answer.headers))
+    }
+
+    /// Writes a Static Large Object manifest (`multipart-manifest=put`):
+    /// `segments` are `(path, etag, size)` with paths `/container/object`.
+    pub fn put_slo_manifest(
+        &self,
+        container: &str,
+        object: &str,
+        segments: &[(String, String, u64)],
+        headers: Vec<(String, String)>,
+    ) -> Result<(), SwiftError> {
+        let manifest: Vec<serde_json::Value> = segments
+            .iter()
+            .map(|(path, etag, size)| serde_json::json!({"path": path, "etag": etag, "size_bytes": size}))
+            .collect();
+        let body = serde_json::to_vec(&manifest).map_err(|err| SwiftError::InvalidResponse {
+            method: "PUT",
+            path: format!("{container}/{object}"),
+            what: format!("cannot encode the manifest: {err}"),
+        })?;
+        let display = format!("{container}/{object}");
+        self.execute(&Call {
+            method: Method::PUT,
+            kind: RequestKind::Put,
+            url_path: object_url_path(container, object),
+            query: "multipart-manifest=put".to_string(),
+            headers,
+            body: RequestBody::Bytes(Bytes::from(body)),
+            display: &display,
+        })?;
+        Ok(())
     }
 
     /// Replaces an object's user metadata (and, if given, its content type)
