@@ -246,7 +246,18 @@ pub struct Args {
     )]
     pub connect_timeout: f64,
 
-    /// Seconds allowed for one request, body included.
+    /// Seconds allowed from sending a request until the first byte of the
+    /// response, and then between two reads of its body.
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECONDS",
+        help_heading = "Network"
+    )]
+    pub read_timeout: f64,
+
+    /// Seconds allowed for one request, body included; checked as the
+    /// body arrives.
     #[arg(
         long,
         default_value_t = 60.0,
@@ -256,14 +267,24 @@ pub struct Args {
     pub request_timeout: f64,
 
     /// Attempts per request when Swift fails with a transient error (5xx,
-    /// 408, 429, connection errors), the first included.
+    /// 408, 429, connection errors, timeouts), the first included.
     #[arg(
         long,
-        default_value_t = 4,
+        default_value_t = 6,
         value_name = "COUNT",
         help_heading = "Network"
     )]
     pub attempts: u32,
+
+    /// Seconds after the first attempt of a request past which no retry
+    /// starts.
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "SECONDS",
+        help_heading = "Network"
+    )]
+    pub retry_time: f64,
 
     /// PEM file of extra certificate authorities to trust.
     #[arg(long, value_name = "PATH", help_heading = "Network")]
@@ -379,12 +400,14 @@ impl Args {
             storage_url_override,
             http: HttpConfig {
                 connect_timeout: seconds(self.connect_timeout, "connect-timeout")?,
-                request_timeout: seconds(self.request_timeout, "request-timeout")?,
+                read_timeout: seconds(self.read_timeout, "read-timeout")?,
                 ca_bundle: self.ca_bundle.clone(),
                 insecure: self.insecure,
             },
             retry: RetryPolicy {
                 max_attempts: self.attempts,
+                max_time: seconds(self.retry_time, "retry-time")?,
+                request_timeout: seconds(self.request_timeout, "request-timeout")?,
                 ..RetryPolicy::default()
             },
             root,

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use clap::Parser;
-use log::{error, info};
+use log::{error, info, warn};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use swiftmount::cli::{Args, ProcessEnvironment, Settings};
@@ -212,7 +212,13 @@ fn serve(settings: &Settings, fs: Arc<SwiftFs>, storage_url: &str) -> Result<(),
                 settings.mountpoint.display()
             );
             if let Err(err) = unmounter.unmount() {
-                error!("unmounting {} failed: {err}", settings.mountpoint.display());
+                // Open files make a plain unmount fail with EBUSY; detach
+                // the mount so that no new access starts, and exit.
+                warn!(
+                    "unmounting {} failed ({err}), probably because files are open; detaching it",
+                    settings.mountpoint.display()
+                );
+                lazy_unmount(&settings.mountpoint);
             }
             // The session thread ends once the kernel closes the channel.
             if let Ok(Event::SessionEnded(Err(err))) =
@@ -232,4 +238,26 @@ fn serve(settings: &Settings, fs: Arc<SwiftFs>, storage_url: &str) -> Result<(),
     fs.shutdown();
     info!("requests sent: {}", fs.stats_line());
     Ok(())
+}
+
+/// Detaches the mount with `fusermount3 -u -z`, which works for root and
+/// for the user who mounted.
+fn lazy_unmount(mountpoint: &std::path::Path) {
+    let result = std::process::Command::new("fusermount3")
+        .arg("-u")
+        .arg("-z")
+        .arg("--")
+        .arg(mountpoint)
+        .status();
+    match result {
+        Ok(status) if status.success() => info!("detached {}", mountpoint.display()),
+        Ok(status) => error!(
+            "fusermount3 -u -z {} failed with {status}",
+            mountpoint.display()
+        ),
+        Err(err) => error!(
+            "cannot run fusermount3 to detach {}: {err}",
+            mountpoint.display()
+        ),
+    }
 }

@@ -486,13 +486,21 @@ fn failed_upload_reported_and_kept() {
     // (a shell redirection ignores it).
     let source = staging.path().join("source.txt");
     std::fs::write(&source, b"also too large for the quota").unwrap();
-    let output = Command::new("cp").arg(&source).arg(&path).output().unwrap();
+    // Another name: cp's O_TRUNC on big.txt would legitimately replace the
+    // data staged for it if the kernel has not released the first handle yet.
+    let second = mount.join(&format!("{container}/big2.txt"));
+    let output = Command::new("cp")
+        .arg(&source)
+        .arg(&second)
+        .output()
+        .unwrap();
     assert!(
         !output.status.success(),
         "close did not report the failed upload"
     );
     std::fs::remove_file(&source).unwrap();
     assert_eq!(api.head(&format!("{container}/big.txt")).0, 404);
+    assert_eq!(api.head(&format!("{container}/big2.txt")).0, 404);
 
     // The data written stays in the staging directory.
     std::thread::sleep(Duration::from_millis(500));
@@ -502,7 +510,13 @@ fn failed_upload_reported_and_kept() {
     }
     assert!(
         kept.iter().any(|data| data.as_slice() == payload),
-        "staged data not kept: {} files",
+        "data of big.txt not kept: {} files",
+        kept.len()
+    );
+    assert!(
+        kept.iter()
+            .any(|data| data.as_slice() == b"also too large for the quota"),
+        "data of big2.txt not kept: {} files",
         kept.len()
     );
     let log = mount.stop();
@@ -626,7 +640,14 @@ fn large_file_uploaded_in_segments() {
     // Read back in the same mount: reads are pinned to the ETag computed
     // at upload, which must equal Swift's.
     assert_eq!(std::fs::read(&path).unwrap(), data);
-    let segments = api.list(&format!("{container}_segments"));
+    // Container listings are updated asynchronously when the servers are
+    // busy, so wait for the segments to be listed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut segments = api.list(&format!("{container}_segments"));
+    while segments.len() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        segments = api.list(&format!("{container}_segments"));
+    }
     assert_eq!(segments.len(), 4, "segments: {segments:?}");
     drop(mount);
 

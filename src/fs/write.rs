@@ -602,9 +602,10 @@ impl SwiftFs {
         let (container, object) = self.object_of(ino)?;
         let staged = self.staged_of(ino);
         match self.client.delete_object(&container, &object) {
-            Ok(()) => {}
-            // A file created here and not uploaded yet exists only locally.
-            Err(SwiftError::NotFound { .. }) if staged.is_some() => {}
+            // A 404 means the object is gone: deleted by an earlier attempt
+            // whose answer was lost, by another client, or (a file created
+            // here and not uploaded yet) never stored.
+            Ok(()) | Err(SwiftError::NotFound { .. }) => {}
             Err(err) => return Err(err.into()),
         }
         if let Some(staged) = staged {

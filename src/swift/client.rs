@@ -3,12 +3,13 @@
 //! retries transient failures with backoff, logs one debug line per attempt
 //! and counts it.
 
+use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use log::{debug, warn};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 
@@ -19,24 +20,39 @@ use super::path::{encode_path, encode_query};
 use super::stats::{RequestKind, Stats};
 use super::token::TokenManager;
 
-/// How often and how patiently transient failures are retried.
+/// How long one attempt may take, and how often and how patiently
+/// transient failures are retried. Every request swiftmount sends can be
+/// repeated: a PUT resends the whole staged file, POST and COPY set the same
+/// state again, and callers treat a 404 after DELETE as deleted.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
+    /// Maximum time one attempt may take, body included. It is checked as
+    /// the body arrives, so an attempt can overrun it by at most one read
+    /// timeout (`HttpConfig::read_timeout`).
+    pub request_timeout: Duration,
     /// Attempts in all, the first one included.
     pub max_attempts: u32,
+    /// No retry starts later than this after the first attempt began, so a
+    /// request fails at most this long plus one attempt's timeouts after it
+    /// started.
+    pub max_time: Duration,
     /// Delay before the first retry; it doubles with each further retry.
     pub first_delay: Duration,
-    /// Longest delay between two attempts.
+    /// Maximum delay between two attempts before jitter, and the maximum
+    /// `Retry-After` that is honoured.
     pub max_delay: Duration,
 }
 
 impl Default for RetryPolicy {
-    /// Four attempts, 0.2 s then 0.4 s then 0.8 s apart (each with up to 50%
-    /// random jitter), so a failing request gives up after about 2 s of waiting
-    /// plus the request timeouts.
+    /// Six attempts, 0.2, 0.4, 0.8, 1.6 and 3.2 s apart (each with up to 50%
+    /// random jitter). A request thus rides out at least 6.2 s of refused
+    /// connections, such as a Swift proxy restart, and waits at most 9.3 s
+    /// in all between its attempts.
     fn default() -> RetryPolicy {
         RetryPolicy {
-            max_attempts: 4,
+            request_timeout: Duration::from_secs(60),
+            max_attempts: 6,
+            max_time: Duration::from_secs(60),
             first_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
         }
@@ -44,13 +60,158 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn delay(&self, retry: u32) -> Duration {
+    /// Computes the wait before retry number `retry` (0 for the first):
+    /// exponential backoff with up to 50% jitter, or the server's
+    /// `Retry-After` (capped at `max_delay`) when that is longer.
+    fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         let base = self
             .first_delay
             .saturating_mul(2u32.saturating_pow(retry.min(16)))
             .min(self.max_delay);
-        base + base.mul_f64(fastrand::f64() * 0.5)
+        let backoff = base + base.mul_f64(fastrand::f64() * 0.5);
+        match retry_after {
+            Some(requested) => backoff.max(requested.min(self.max_delay)),
+            None => backoff,
+        }
     }
+}
+
+/// Reads the wait that a 429 or 503 response requests in `Retry-After`,
+/// given as seconds or as an HTTP date. `None` for other statuses and
+/// unreadable values.
+fn requested_retry_delay(answer: &Answer) -> Option<Duration> {
+    if answer.status != StatusCode::TOO_MANY_REQUESTS
+        && answer.status != StatusCode::SERVICE_UNAVAILABLE
+    {
+        return None;
+    }
+    let value = answer.headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Retry warnings logged per `RETRY_WARNING_WINDOW` at most. The rest go to
+/// debug and are counted, so that an outage seen by every thread does not
+/// flood the log. The `retries` counter still counts every retry.
+const RETRY_WARNINGS_PER_WINDOW: u32 = 10;
+const RETRY_WARNING_WINDOW: Duration = Duration::from_secs(60);
+
+/// The retry warnings of the process, shared by every client.
+static RETRY_WARNINGS: parking_lot::Mutex<WarningBudget> =
+    parking_lot::const_mutex(WarningBudget::new());
+
+/// Rate limit of one kind of warning: a fixed window with a quota.
+struct WarningBudget {
+    window_start: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl WarningBudget {
+    const fn new() -> WarningBudget {
+        WarningBudget {
+            window_start: None,
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// Decides whether a warning at `now` is logged. `Some(n)` means log it,
+    /// mentioning the `n` warnings suppressed since the last logged one;
+    /// `None` means suppress it.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        let window_over = self
+            .window_start
+            .is_none_or(|start| now.duration_since(start) >= RETRY_WARNING_WINDOW);
+        if window_over {
+            self.window_start = Some(now);
+            self.logged = 0;
+        }
+        if self.logged >= RETRY_WARNINGS_PER_WINDOW {
+            self.suppressed += 1;
+            return None;
+        }
+        self.logged += 1;
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// Logs `message` at warn within the budget of `RETRY_WARNINGS`, else at debug.
+fn log_retry_warning(message: &str) {
+    let admitted = RETRY_WARNINGS.lock().admit(Instant::now());
+    match admitted {
+        Some(0) => warn!("{message}"),
+        Some(suppressed) => {
+            warn!("{message} ({suppressed} earlier retry warnings were suppressed)")
+        }
+        None => debug!("{message}"),
+    }
+}
+
+/// A response body being received, which fails the copy once the attempt
+/// has run past its deadline, so that a body that trickles in without ever
+/// pausing for a whole read timeout still ends in time.
+struct DeadlineBuffer {
+    bytes: Vec<u8>,
+    deadline: Instant,
+    limit: Duration,
+}
+
+impl DeadlineBuffer {
+    /// Largest capacity reserved up front from a `Content-Length`, so that a
+    /// wrong header cannot make one allocation huge.
+    const MAX_RESERVE: u64 = 16 * 1024 * 1024;
+
+    fn new(started: Instant, limit: Duration, content_length: Option<u64>) -> DeadlineBuffer {
+        let reserve = content_length.unwrap_or(0).min(Self::MAX_RESERVE) as usize;
+        DeadlineBuffer {
+            bytes: Vec::with_capacity(reserve),
+            deadline: started + limit,
+            limit,
+        }
+    }
+}
+
+impl Write for DeadlineBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if Instant::now() > self.deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "request timeout of {} s reached while receiving the body",
+                    self.limit.as_secs_f64()
+                ),
+            ));
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Formats the error with its causes, because reqwest keeps the useful part
+/// (connection refused, timed out, unexpected end of body) in the source chain.
+fn describe_with_causes(error: &SwiftError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A fully read answer. Bodies are small: listings of at most one page and
@@ -296,6 +457,7 @@ impl SwiftClient {
     /// Sends `call`, with one repeat after a 401 and retries of transient
     /// failures as `self.retry` allows.
     fn execute(&self, call: &Call<'_>) -> Result<Answer, SwiftError> {
+        let started = Instant::now();
         let mut session = self.tokens.session()?;
         let mut renewed = false;
         let mut attempt: u32 = 0;
@@ -322,14 +484,15 @@ impl SwiftClient {
                 Ok(answer) => match status_error(call, &answer) {
                     None => return Ok(answer),
                     Some(error) => {
-                        if !self.should_retry(&error, attempt, call) {
+                        let requested = requested_retry_delay(&answer);
+                        if !self.should_retry(&error, requested, attempt, started, call) {
                             self.stats.count_error();
                             return Err(error);
                         }
                     }
                 },
                 Err(error) => {
-                    if !self.should_retry(&error, attempt, call) {
+                    if !self.should_retry(&error, None, attempt, started, call) {
                         self.stats.count_error();
                         return Err(error);
                     }
@@ -338,22 +501,44 @@ impl SwiftClient {
         }
     }
 
-    /// Decides whether to retry after a failed attempt, and if so logs it and
-    /// sleeps for the backoff delay.
-    fn should_retry(&self, error: &SwiftError, attempt: u32, call: &Call<'_>) -> bool {
-        if !error.is_transient() || attempt >= self.retry.max_attempts {
+    /// Decides whether to retry after failed attempt number `attempt` of a
+    /// request that began at `started`, and if so logs it and sleeps for the
+    /// backoff delay. `requested` is the server's `Retry-After`.
+    fn should_retry(
+        &self,
+        error: &SwiftError,
+        requested: Option<Duration>,
+        attempt: u32,
+        started: Instant,
+        call: &Call<'_>,
+    ) -> bool {
+        if !error.is_transient() {
             return false;
         }
-        let delay = self.retry.delay(attempt - 1);
-        warn!(
+        let delay = self.retry.delay(attempt - 1, requested);
+        let elapsed = started.elapsed();
+        if attempt >= self.retry.max_attempts || elapsed + delay > self.retry.max_time {
+            if attempt > 1 {
+                log_retry_warning(&format!(
+                    "{} {}: giving up after {} attempts in {} ms: {}",
+                    call.method,
+                    call.display,
+                    attempt,
+                    elapsed.as_millis(),
+                    describe_with_causes(error)
+                ));
+            }
+            return false;
+        }
+        log_retry_warning(&format!(
             "{} {}: attempt {} of {} failed, retrying in {} ms: {}",
             call.method,
             call.display,
             attempt,
             self.retry.max_attempts,
             delay.as_millis(),
-            error
-        );
+            describe_with_causes(error)
+        ));
         self.stats.count_retry();
         std::thread::sleep(delay);
         true
@@ -416,10 +601,16 @@ impl SwiftClient {
             path: call.display.to_string(),
             source,
         };
-        let response = request.send().map_err(transport)?;
+        let mut response = request.send().map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().map_err(transport)?;
+        let mut received = DeadlineBuffer::new(
+            started,
+            self.retry.request_timeout,
+            response.content_length(),
+        );
+        response.copy_to(&mut received).map_err(transport)?;
+        let body = Bytes::from(received.bytes);
         self.stats.count_bytes_in(body.len() as u64);
         debug!(
             "{} {}{}{} -> {} in {} ms, {} bytes (transaction {})",
@@ -663,7 +854,7 @@ mod tests {
         let policy = RetryPolicy::default();
         for retry in 0..3 {
             let base = Duration::from_millis(200 * 2u64.pow(retry));
-            let delay = policy.delay(retry);
+            let delay = policy.delay(retry, None);
             assert!(delay >= base, "retry {retry}: {delay:?} < {base:?}");
             assert!(
                 delay <= base.mul_f64(1.5),
@@ -675,6 +866,105 @@ mod tests {
     #[test]
     fn retry_delay_capped() {
         let policy = RetryPolicy::default();
-        assert!(policy.delay(20) <= policy.max_delay.mul_f64(1.5));
+        assert!(policy.delay(20, None) <= policy.max_delay.mul_f64(1.5));
+    }
+
+    #[test]
+    fn retry_delay_honours_retry_after() {
+        let policy = RetryPolicy::default();
+        let delay = policy.delay(0, Some(Duration::from_secs(2)));
+        assert_eq!(delay, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn retry_delay_caps_retry_after() {
+        let policy = RetryPolicy::default();
+        let delay = policy.delay(0, Some(Duration::from_secs(3600)));
+        assert_eq!(delay, policy.max_delay);
+    }
+
+    fn answer_with(status: StatusCode, retry_after: &str) -> Answer {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, retry_after.parse().unwrap());
+        Answer {
+            status,
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_read() {
+        let answer = answer_with(StatusCode::SERVICE_UNAVAILABLE, " 7 ");
+        assert_eq!(requested_retry_delay(&answer), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn retry_after_date_read() {
+        let at = SystemTime::now() + Duration::from_secs(120);
+        let answer = answer_with(StatusCode::TOO_MANY_REQUESTS, &httpdate::fmt_http_date(at));
+        let delay = requested_retry_delay(&answer).unwrap();
+        assert!(delay > Duration::from_secs(100), "{delay:?}");
+        assert!(delay <= Duration::from_secs(120), "{delay:?}");
+    }
+
+    #[test]
+    fn retry_after_past_date_is_zero() {
+        let answer = answer_with(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Mon, 01 Jan 2001 00:00:00 GMT",
+        );
+        assert_eq!(requested_retry_delay(&answer), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn retry_after_ignored_on_other_status() {
+        let answer = answer_with(StatusCode::INTERNAL_SERVER_ERROR, "7");
+        assert_eq!(requested_retry_delay(&answer), None);
+    }
+
+    #[test]
+    fn retry_after_garbage_ignored() {
+        let answer = answer_with(StatusCode::SERVICE_UNAVAILABLE, "soon");
+        assert_eq!(requested_retry_delay(&answer), None);
+    }
+
+    #[test]
+    fn deadline_buffer_rejects_late_writes() {
+        let started = Instant::now() - Duration::from_secs(2);
+        let mut buffer = DeadlineBuffer::new(started, Duration::from_secs(1), Some(10));
+        let error = buffer.write(b"late").unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert!(buffer.bytes.is_empty());
+    }
+
+    #[test]
+    fn deadline_buffer_keeps_timely_writes() {
+        let mut buffer = DeadlineBuffer::new(Instant::now(), Duration::from_secs(60), None);
+        buffer.write_all(b"on time").unwrap();
+        assert_eq!(buffer.bytes, b"on time");
+    }
+
+    #[test]
+    fn warning_budget_suppresses_over_quota() {
+        let mut budget = WarningBudget::new();
+        let start = Instant::now();
+        for _ in 0..RETRY_WARNINGS_PER_WINDOW {
+            assert_eq!(budget.admit(start), Some(0));
+        }
+        assert_eq!(budget.admit(start), None);
+        assert_eq!(budget.admit(start + Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn warning_budget_reports_suppressed_in_next_window() {
+        let mut budget = WarningBudget::new();
+        let start = Instant::now();
+        for _ in 0..RETRY_WARNINGS_PER_WINDOW + 3 {
+            budget.admit(start);
+        }
+        let later = start + RETRY_WARNING_WINDOW;
+        assert_eq!(budget.admit(later), Some(3));
+        assert_eq!(budget.admit(later), Some(0));
     }
 }

@@ -10,9 +10,12 @@ use std::time::Duration;
 pub struct HttpConfig {
     /// Time allowed to open a TCP and TLS connection.
     pub connect_timeout: Duration,
-    /// Time allowed for one whole request, body included. Object reads are
-    /// split into ranges of a few MiB, so this bounds each range, not a file.
-    pub request_timeout: Duration,
+    /// Time allowed from sending a request until its response head
+    /// arrives, and for each read of the body after that, so that a server
+    /// that stops sending is detected without waiting for a whole-request
+    /// limit. The limit on a whole Swift request is
+    /// `RetryPolicy::request_timeout`.
+    pub read_timeout: Duration,
     /// Extra PEM certificate(s) to trust, for private certificate authorities.
     pub ca_bundle: Option<PathBuf>,
     /// Skip TLS certificate verification (for test setups only).
@@ -23,7 +26,7 @@ impl Default for HttpConfig {
     fn default() -> HttpConfig {
         HttpConfig {
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(30),
             ca_bundle: None,
             insecure: false,
         }
@@ -32,10 +35,15 @@ impl Default for HttpConfig {
 
 /// Builds the shared blocking client.
 pub fn build_client(config: &HttpConfig) -> Result<reqwest::blocking::Client, String> {
+    // The blocking client applies its timeout to each wait on its own: for
+    // the response head, then for each `Read::read` of the body (or for the
+    // whole body with `bytes()`), which makes it a read timeout. The async
+    // client's `read_timeout` cannot be used instead, because its timer
+    // panics when a blocking caller reads the body outside the runtime.
     let mut builder = reqwest::blocking::Client::builder()
         .user_agent(concat!("swiftmount/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(config.connect_timeout)
-        .timeout(config.request_timeout)
+        .timeout(config.read_timeout)
         .pool_max_idle_per_host(32)
         .tcp_nodelay(true);
     if let Some(path) = &config.ca_bundle {

@@ -5,6 +5,16 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod fake_keystone_v2;
+pub mod http_server;
+pub mod keystone;
+pub mod mount_checks;
+
+pub mod fault_proxy;
+pub mod fixtures;
+pub mod tarball;
+
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;

@@ -1,0 +1,243 @@
+//! Test data made through the Swift API: logins to the other tempauth
+//! accounts, bulk uploads of many small objects through the bulk
+//! middleware, and scratch containers that are deleted when dropped.
+
+use std::time::Duration;
+
+use reqwest::Method;
+
+use super::tarball::Tarball;
+use super::{credentials, SwiftApi};
+
+/// Objects per archive: the bulk middleware stores the members of one
+/// archive one after another, so several smaller archives sent at once keep
+/// the proxy and the object server busy.
+const OBJECTS_PER_ARCHIVE: usize = 2_500;
+
+/// Archives uploaded at the same time. The shared cluster serves other test
+/// runs too, so this stays at the number `scripts/seed` uses.
+const PARALLEL_ARCHIVES: usize = 4;
+
+/// Swift's default `max_deletes_per_request` for `?bulk-delete`.
+const DELETES_PER_REQUEST: usize = 10_000;
+
+/// Bulk requests run as long as the cluster needs for thousands of objects,
+/// far beyond the 60 s that `SwiftApi` allows an ordinary request.
+const BULK_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Logs in with a tempauth (Swift v1) env file of `scripts/swift-up`, such
+/// as `tempauth-test2` or `tempauth-reseller`.
+pub fn login(credentials_name: &str) -> SwiftApi {
+    let env = credentials(credentials_name);
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let response = http
+        .get(&env["OS_AUTH_URL"])
+        .header("X-Auth-User", &env["OS_USERNAME"])
+        .header("X-Auth-Key", &env["OS_PASSWORD"])
+        .send()
+        .expect("tempauth login");
+    assert!(
+        response.status().is_success(),
+        "tempauth login as {}: {}",
+        env["OS_USERNAME"],
+        response.status()
+    );
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+    SwiftApi {
+        storage_url: header("x-storage-url"),
+        token: header("x-auth-token"),
+        http,
+    }
+}
+
+/// POSTs metadata headers to an account URL (`storage_url`) with `api`'s
+/// token; a reseller admin may POST to any account of the cluster.
+pub fn post_account(api: &SwiftApi, storage_url: &str, headers: &[(&str, &str)]) {
+    let mut request = api
+        .http
+        .post(storage_url)
+        .header("X-Auth-Token", &api.token);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().unwrap();
+    assert!(
+        response.status().is_success(),
+        "POST {storage_url} {headers:?}: {}",
+        response.status()
+    );
+}
+
+/// HEAD of the account: its `X-Account-*` headers, lower-cased names.
+pub fn account_headers(api: &SwiftApi) -> reqwest::header::HeaderMap {
+    let response = api
+        .http
+        .head(&api.storage_url)
+        .header("X-Auth-Token", &api.token)
+        .send()
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "HEAD {}: {}",
+        api.storage_url,
+        response.status()
+    );
+    response.headers().clone()
+}
+
+/// Returns the account listing: one JSON row per container with the
+/// `count` and `bytes` that the account database last received.
+pub fn account_listing(api: &SwiftApi) -> Vec<serde_json::Value> {
+    let response = api
+        .http
+        .get(&api.storage_url)
+        .header("X-Auth-Token", &api.token)
+        .query(&[("format", "json")])
+        .send()
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "GET {}: {}",
+        api.storage_url,
+        response.status()
+    );
+    response.json().unwrap()
+}
+
+/// Uploads `(name, content)` pairs into an existing container through
+/// `?extract-archive=tar`, several archives at a time, and checks that
+/// every object was created.
+pub fn upload_objects(api: &SwiftApi, container: &str, objects: &[(String, Vec<u8>)]) {
+    let archives: Vec<(Vec<u8>, usize)> = objects
+        .chunks(OBJECTS_PER_ARCHIVE)
+        .map(|chunk| {
+            let mut tarball = Tarball::new();
+            for (name, content) in chunk {
+                tarball.add(name, content);
+            }
+            let count = tarball.len();
+            (tarball.finish(), count)
+        })
+        .collect();
+
+    for batch in archives.chunks(PARALLEL_ARCHIVES) {
+        std::thread::scope(|scope| {
+            for (archive, count) in batch {
+                scope.spawn(move || extract_archive(api, container, archive, *count));
+            }
+        });
+    }
+}
+
+fn extract_archive(api: &SwiftApi, container: &str, archive: &[u8], count: usize) {
+    let url = format!("{}?extract-archive=tar", api.url(container));
+    let response = api
+        .http
+        .put(url)
+        .header("X-Auth-Token", &api.token)
+        .header("Accept", "application/json")
+        .timeout(BULK_TIMEOUT)
+        .body(archive.to_vec())
+        .send()
+        .unwrap();
+    let status = response.status();
+    // The middleware sends spaces while it works, then the JSON summary.
+    let text = response.text().unwrap();
+    assert!(
+        status.is_success(),
+        "bulk upload into {container}: {status}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|err| {
+        panic!("bulk upload into {container}: summary is not JSON ({err}): {text}")
+    });
+    assert_eq!(
+        summary["Number Files Created"].as_u64(),
+        Some(count as u64),
+        "bulk upload into {container}: {summary}"
+    );
+}
+
+/// Deletes every object of `container` with `?bulk-delete`, then the
+/// container itself. Errors are reported, not raised, because this runs
+/// from `Drop` after a test may already have failed.
+pub fn delete_container(api: &SwiftApi, container: &str) {
+    let paths: Vec<String> = api
+        .list(container)
+        .iter()
+        .filter_map(|row| row["name"].as_str())
+        .map(|name| {
+            let encoded = api.url(&format!("{container}/{name}"));
+            encoded[api.storage_url.len()..].to_string()
+        })
+        .collect();
+    for chunk in paths.chunks(DELETES_PER_REQUEST) {
+        let url = format!("{}?bulk-delete", api.storage_url);
+        // The middleware deletes while it sends its response, and stops
+        // when the client goes away, so the whole body must be read.
+        let result = api
+            .http
+            .post(url)
+            .header("X-Auth-Token", &api.token)
+            .header("Accept", "application/json")
+            .header("Content-Type", "text/plain")
+            .timeout(BULK_TIMEOUT)
+            .body(chunk.join("\n"))
+            .send()
+            .and_then(|response| response.text());
+        match result {
+            Ok(text) if text.contains("\"Errors\": []") => {}
+            Ok(text) => eprintln!("bulk delete in {container}: {}", text.trim()),
+            Err(error) => eprintln!("bulk delete in {container} failed: {error}"),
+        }
+    }
+    let status = api
+        .request(Method::DELETE, container)
+        .send()
+        .map(|response| response.status().as_u16());
+    if !matches!(status, Ok(204) | Ok(404)) {
+        eprintln!("DELETE of container {container}: {status:?}");
+    }
+}
+
+/// Containers that a test created; dropping this deletes them with their
+/// objects, also when the test panics.
+pub struct Scratch<'a> {
+    api: &'a SwiftApi,
+    containers: Vec<String>,
+}
+
+impl<'a> Scratch<'a> {
+    pub fn new(api: &'a SwiftApi) -> Scratch<'a> {
+        Scratch {
+            api,
+            containers: Vec::new(),
+        }
+    }
+
+    /// Creates a container named `base-<pid>-<nanoseconds>` and returns
+    /// its name.
+    pub fn container(&mut self, base: &str) -> String {
+        let name = super::unique_name(base);
+        self.create(&name);
+        name
+    }
+
+    /// Creates a container with exactly this name, such as the
+    /// `<name>_segments` companion of a scratch container.
+    pub fn create(&mut self, name: &str) {
+        self.api.create_container(name);
+        self.containers.push(name.to_string());
+    }
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        for container in &self.containers {
+            delete_container(self.api, container);
+        }
+    }
+}
