@@ -67,7 +67,7 @@ fn refused_upload_fails_close_keeps_data() {
     assert_eq!(api.head(&format!("{container}/refused.bin")).0, 404);
     let kept = files_in(staging.path());
     assert!(
-        kept.iter().any(|content| *content == data),
+        kept.contains(&data),
         "data not kept in the staging directory"
     );
     let log = mount.stop();
