@@ -69,6 +69,16 @@ fn describe_error(error: &SwiftError) -> String {
     text
 }
 
+/// Adds the fix for the usual certificate failure, a private certificate
+/// authority, to an error message that names a certificate problem.
+fn with_tls_hint(message: String) -> String {
+    if message.contains("certificate") {
+        format!("{message}. If the server uses a private certificate authority, pass its certificate with --ca-bundle")
+    } else {
+        message
+    }
+}
+
 fn run(settings: Settings) -> Result<(), String> {
     check_mountpoint(&settings)?;
 
@@ -87,9 +97,12 @@ fn run(settings: Settings) -> Result<(), String> {
 
     // Authenticate and check the root now, so that a mistake ends the
     // program with a message before anything is mounted.
-    let session = tokens
-        .session()
-        .map_err(|err| format!("cannot authenticate: {}", describe_error(&err)))?;
+    let session = tokens.session().map_err(|err| {
+        format!(
+            "cannot authenticate: {}",
+            with_tls_hint(describe_error(&err))
+        )
+    })?;
     match &settings.root {
         Root::Account => client.head_account().map(|_| ()),
         Root::Container(name) => client.head_container(name.as_str()).map(|_| ()),
@@ -102,7 +115,7 @@ fn run(settings: Settings) -> Result<(), String> {
         _ => format!(
             "cannot access {}: {}",
             session.storage_url,
-            describe_error(&err)
+            with_tls_hint(describe_error(&err))
         ),
     })?;
 
