@@ -18,7 +18,7 @@ use swiftmount::swift::http::build_client;
 use swiftmount::swift::token::TokenManager;
 use swiftmount::swift::{SwiftClient, SwiftError};
 
-/// Entries per listing request when the cluster's /info does not say.
+/// Entries per listing request when the cluster's /info does not publish a limit.
 const DEFAULT_LISTING_LIMIT: usize = 10_000;
 
 fn main() -> ExitCode {
@@ -53,7 +53,7 @@ fn init_logging(debug: bool) {
         .init();
 }
 
-/// A Swift error with its causes, since reqwest keeps the useful part
+/// Formats a Swift error with its causes, since reqwest keeps the useful part
 /// (connection refused, timed out) in the source chain.
 fn describe_error(error: &SwiftError) -> String {
     let mut text = error.to_string();

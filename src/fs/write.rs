@@ -362,11 +362,13 @@ impl SwiftFs {
         let segment_size = self.config.segment_size;
         let segment_container = format!("{}_segments", file.container);
         self.client.put_container(&segment_container)?;
+
         let base = if file.object.len() > MAX_NAME_IN_SEGMENT {
             format!("{:x}", md5::Md5::digest(file.object.as_bytes()))
         } else {
             file.object.clone()
         };
+
         let stamp = unix_seconds(SystemTime::now());
         let count = file.size.div_ceil(segment_size);
         let mut segments = Vec::new();
@@ -389,6 +391,7 @@ impl SwiftFs {
             manifest_hash.update(etag.as_bytes());
             segments.push((format!("/{segment_container}/{name}"), etag, len));
         }
+
         let headers = file.upload_headers(None);
         self.client
             .put_slo_manifest(&file.container, &file.object, &segments, headers)?;
@@ -399,7 +402,7 @@ impl SwiftFs {
         Ok(format!("{:x}", manifest_hash.finalize()))
     }
 
-    /// The largest file that can be written: `MAX_SEGMENTS` segments.
+    /// Returns the largest file size that can be written: `MAX_SEGMENTS` segments.
     fn max_file_size(&self) -> u64 {
         self.config.segment_size.saturating_mul(MAX_SEGMENTS)
     }
@@ -603,7 +606,7 @@ impl SwiftFs {
         let staged = self.staged_of(ino);
         match self.client.delete_object(&container, &object) {
             // A 404 means the object is gone: deleted by an earlier attempt
-            // whose answer was lost, by another client, or (a file created
+            // whose response was lost, by another client, or (a file created
             // here and not uploaded yet) never stored.
             Ok(()) | Err(SwiftError::NotFound { .. }) => {}
             Err(err) => return Err(err.into()),
