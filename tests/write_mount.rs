@@ -657,3 +657,113 @@ fn large_file_uploaded_in_segments() {
         data
     );
 }
+
+/// Resident set size (kB) and open descriptors of a process.
+fn process_usage(pid: u32) -> (u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    (rss, fds)
+}
+
+#[test]
+fn stress_writers_own_files() {
+    let seconds: u64 = std::env::var("SWIFTMOUNT_STRESS_SECONDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(30);
+    let api = SwiftApi::tempauth();
+    let container = unique_name("wstress");
+    api.create_container(&container);
+    let mount = Mount::start(MountOptions::new("tempauth"));
+    let dir = mount.join(&container);
+    let (rss_before, fds_before) = process_usage(mount.pid());
+
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..8u32)
+        .map(|worker| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let mut errors = Vec::new();
+                let mut step = 0u32;
+                let mut last = None;
+                while Instant::now() < deadline {
+                    step += 1;
+                    let size = ((worker * 7919 + step * 104_729) % 300_000) as usize;
+                    let content: Vec<u8> = (0..size)
+                        .map(|i| (i as u32 ^ step ^ worker) as u8)
+                        .collect();
+                    let name = dir.join(format!("w{worker}-a"));
+                    if let Err(err) = std::fs::write(&name, &content) {
+                        errors.push(format!("write {name:?}: {err}"));
+                        continue;
+                    }
+                    match std::fs::read(&name) {
+                        Ok(read) if read == content => {}
+                        Ok(read) => errors.push(format!(
+                            "{name:?}: read {} bytes, wrote {}",
+                            read.len(),
+                            size
+                        )),
+                        Err(err) => errors.push(format!("read {name:?}: {err}")),
+                    }
+                    let renamed = dir.join(format!("w{worker}-b"));
+                    if step % 3 == 0 {
+                        if let Err(err) = std::fs::rename(&name, &renamed) {
+                            errors.push(format!("rename {name:?}: {err}"));
+                        }
+                        last = Some((renamed, content));
+                    } else if step % 3 == 1 {
+                        if let Err(err) = std::fs::remove_file(&name) {
+                            errors.push(format!("unlink {name:?}: {err}"));
+                        }
+                    } else {
+                        last = Some((name, content));
+                    }
+                }
+                (step, errors, last)
+            })
+        })
+        .collect();
+
+    let mut steps = 0;
+    let mut all_errors = Vec::new();
+    let mut finals = Vec::new();
+    for worker in workers {
+        let (worker_steps, errors, last) = worker.join().unwrap();
+        steps += worker_steps;
+        all_errors.extend(errors);
+        finals.extend(last);
+    }
+    let (rss_after, fds_after) = process_usage(mount.pid());
+    eprintln!(
+        "write stress: {steps} steps in {seconds} s; RSS {rss_before} -> {rss_after} kB; \
+         descriptors {fds_before} -> {fds_after}; requests {:?}",
+        mount.stats()
+    );
+    assert_eq!(all_errors, Vec::<String>::new(), "errors under load");
+    assert!(steps > 16, "only {steps} steps done");
+    assert!(
+        fds_after <= fds_before + 32,
+        "descriptors grew from {fds_before} to {fds_after}"
+    );
+
+    // The last version of each file each worker kept is what Swift has.
+    for (path, content) in finals {
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if std::fs::metadata(&path).is_ok() {
+            assert_eq!(
+                api.get(&format!("{container}/{name}")),
+                content,
+                "{name} in Swift"
+            );
+        }
+    }
+    assert_eq!(mount.stats()["errors"], 0, "failed requests");
+}

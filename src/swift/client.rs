@@ -486,7 +486,11 @@ impl SwiftClient {
                     Some(error) => {
                         let requested = requested_retry_delay(&answer);
                         if !self.should_retry(&error, requested, attempt, started, call) {
-                            self.stats.count_error();
+                            // A 404 answers a question (does this name
+                            // exist?); it is not a failed request.
+                            if !matches!(error, SwiftError::NotFound { .. }) {
+                                self.stats.count_error();
+                            }
                             return Err(error);
                         }
                     }

@@ -1,5 +1,6 @@
 //! Request counters: how many requests of each kind the mount sent, with
-//! bytes, errors and retries. Tests and benchmarks read them through the
+//! bytes, errors and retries. An error is a request that failed after its
+//! retries; a 404 is a normal result, not an error. Tests and benchmarks read them through the
 //! `user.swiftmount.stats` extended attribute of the mount root.
 
 use std::fmt::Write as _;
