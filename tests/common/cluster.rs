@@ -37,40 +37,74 @@ fn api_client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
-/// Logs in with one of swift-up's env files (`tempauth-test2`, `keystone`,
-/// ...), through tempauth or Keystone v3 as the file says.
+/// Logs in with one of swift-up's env files (`tempauth`, `keystone`, ...),
+/// through tempauth or Keystone v3 as the file says.
 pub fn api_as(env_name: &str) -> SwiftApi {
     let env = credentials(env_name);
     if env.get("OS_IDENTITY_API_VERSION").map(String::as_str) == Some("3") {
         keystone_login(&env)
     } else {
-        tempauth_login(&env)
+        TempauthUser::from_env(&env).login()
     }
 }
 
-fn tempauth_login(env: &HashMap<String, String>) -> SwiftApi {
-    let http = api_client();
-    let response = http
-        .get(&env["OS_AUTH_URL"])
-        .header("X-Auth-User", &env["OS_USERNAME"])
-        .header("X-Auth-Key", &env["OS_PASSWORD"])
-        .send()
-        .expect("tempauth login");
-    assert!(
-        response.status().is_success(),
-        "tempauth login: {}",
-        response.status()
-    );
-    let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
-    SwiftApi {
-        storage_url: header("x-storage-url"),
-        token: header("x-auth-token"),
-        http,
+/// A tempauth (Swift v1) user: where and how it logs in.
+#[derive(Clone, Debug)]
+pub struct TempauthUser {
+    /// Such as `http://127.0.0.1:8080/auth/v1.0`.
+    pub auth_url: String,
+    /// `account:user`.
+    pub user: String,
+    pub key: String,
+}
+
+impl TempauthUser {
+    /// The user of one of swift-up's tempauth env files (`tempauth`,
+    /// `tempauth-test2`, ...).
+    pub fn from_env_file(env_name: &str) -> TempauthUser {
+        TempauthUser::from_env(&credentials(env_name))
+    }
+
+    fn from_env(env: &HashMap<String, String>) -> TempauthUser {
+        TempauthUser {
+            auth_url: env["OS_AUTH_URL"].clone(),
+            user: env["OS_USERNAME"].clone(),
+            key: env["OS_PASSWORD"].clone(),
+        }
+    }
+
+    /// Logs in and returns the token and the storage URL.
+    pub fn token(&self) -> (String, String) {
+        let api = self.login();
+        (api.token, api.storage_url)
+    }
+
+    pub fn login(&self) -> SwiftApi {
+        let http = api_client();
+        let response = http
+            .get(&self.auth_url)
+            .header("X-Auth-User", &self.user)
+            .header("X-Auth-Key", &self.key)
+            .send()
+            .unwrap_or_else(|err| panic!("tempauth login at {}: {err}", self.auth_url));
+        assert!(
+            response.status().is_success(),
+            "tempauth login of {} at {}: {}",
+            self.user,
+            self.auth_url,
+            response.status()
+        );
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+        SwiftApi {
+            storage_url: header("x-storage-url"),
+            token: header("x-auth-token"),
+            http,
+        }
     }
 }
 
-/// Password login scoped to the env file's project; the storage URL is the
-/// catalog's public object-store endpoint in `OS_REGION_NAME`.
+/// Logs in with a password, scoped to the env file's project. The storage
+/// URL is the catalog's public object-store endpoint in `OS_REGION_NAME`.
 pub fn keystone_login(env: &HashMap<String, String>) -> SwiftApi {
     let http = api_client();
     let body = serde_json::json!({"auth": {
@@ -117,20 +151,22 @@ pub fn keystone_login(env: &HashMap<String, String>) -> SwiftApi {
     }
 }
 
-/// A container with a unique name, deleted with its objects on drop.
+/// A container with a unique name in a tempauth user's account, deleted
+/// with its objects on drop.
 pub struct ScratchContainer {
-    pub api: SwiftApi,
+    user: TempauthUser,
+    api: SwiftApi,
     pub name: String,
     objects: Vec<String>,
 }
 
 impl ScratchContainer {
-    /// Creates the container in the account of swift-up's env file `env_name`.
-    pub fn create(env_name: &str, base: &str) -> ScratchContainer {
-        let api = api_as(env_name);
+    pub fn create(user: &TempauthUser, base: &str) -> ScratchContainer {
+        let api = user.login();
         let name = super::unique_name(base);
         api.create_container(&name);
         ScratchContainer {
+            user: user.clone(),
             api,
             name,
             objects: Vec::new(),
@@ -145,13 +181,17 @@ impl ScratchContainer {
 
 impl Drop for ScratchContainer {
     fn drop(&mut self) {
+        // A fresh login, because the test may have invalidated the token.
+        let api = self.user.login();
         for object in &self.objects {
-            let _ = self
-                .api
+            let _ = api
                 .request(reqwest::Method::DELETE, &format!("{}/{object}", self.name))
                 .send();
         }
-        let _ = self.api.request(reqwest::Method::DELETE, &self.name).send();
+        let deleted = api.request(reqwest::Method::DELETE, &self.name).send();
+        if !deleted.is_ok_and(|response| response.status().is_success()) {
+            eprintln!("could not delete container {}", self.name);
+        }
     }
 }
 

@@ -1,9 +1,9 @@
-//! A Keystone v2.0 identity service for tests, since Keystone releases after
-//! Train no longer serve v2.0. It answers `POST /v2.0/tokens` in the format
-//! of the v2.0 provider guides (OVH's "Managing tokens"): a request with
-//! `passwordCredentials` and `tenantName` or `tenantId`, a response with
-//! `access.token` (`id`, `expires`, `issued_at`, `tenant`),
-//! `access.serviceCatalog` and `access.user`.
+//! A Keystone v2.0 identity service for tests, since the local Keystone 22
+//! (`POST /v2.0/tokens` returns 404) no longer serves v2.0. It responds to
+//! `POST /v2.0/tokens` in the format of the v2.0 provider guides (OVH's
+//! "Managing tokens"): a request with `passwordCredentials` and `tenantName`
+//! or `tenantId`, a response with `access.token` (`id`, `expires`,
+//! `issued_at`, `tenant`), `access.serviceCatalog` and `access.user`.
 //!
 //! The token it hands out is a real tempauth token of the local cluster, so
 //! the storage URLs in its catalog work against the real Swift. The catalog
@@ -15,23 +15,22 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::cluster::ports;
-use super::credentials;
+use super::cluster::{ports, TempauthUser};
 use super::http_server::{forward, Request, Response, TestServer};
 
 type CatalogBuilder = Arc<dyn Fn(&str) -> Value + Send + Sync>;
 
-/// What the fake accepts and answers.
+/// What the fake accepts and returns.
 pub struct V2Options {
     pub username: String,
     pub password: String,
     pub tenant_name: String,
     pub tenant_id: String,
-    /// swift-up env file of the tempauth user whose token is handed out.
-    pub tempauth_env: String,
+    /// The tempauth user whose token is handed out.
+    pub tempauth: TempauthUser,
     /// Token lifetime written to `access.token.expires`.
     pub lifetime: Duration,
-    /// Delay before each answer, so that concurrent requests pile up behind
+    /// Delay before each response, so that concurrent requests pile up behind
     /// one authentication.
     pub delay: Duration,
     /// Builds `access.serviceCatalog` from the real storage URL of the
@@ -48,7 +47,7 @@ impl V2Options {
             password: super::unique_name("v2-password"),
             tenant_name: "v2tenant".to_string(),
             tenant_id: "v2tenant-id".to_string(),
-            tempauth_env: "tempauth".to_string(),
+            tempauth: TempauthUser::from_env_file("tempauth"),
             lifetime: Duration::from_secs(3600),
             delay: Duration::ZERO,
             catalog: Arc::new(catalog),
@@ -152,7 +151,7 @@ fn answer_token_request(
         );
     }
 
-    let (token, storage_url) = tempauth_token(&options.tempauth_env);
+    let (token, storage_url) = options.tempauth.token();
     issued.lock().unwrap().push(token.clone());
     let now = chrono::Utc::now();
     let expires = now + chrono::Duration::from_std(options.lifetime).unwrap();
@@ -182,23 +181,6 @@ fn answer_token_request(
             "metadata": {"is_admin": 0, "roles": ["member-role-id"]},
         }}),
     )
-}
-
-/// Logs in at the real tempauth and returns its token and storage URL.
-fn tempauth_token(env_name: &str) -> (String, String) {
-    let env = credentials(env_name);
-    let response = reqwest::blocking::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-        .get(&env["OS_AUTH_URL"])
-        .header("X-Auth-User", &env["OS_USERNAME"])
-        .header("X-Auth-Key", &env["OS_PASSWORD"])
-        .send()
-        .expect("tempauth login for the fake v2.0 service");
-    let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
-    (header("x-auth-token"), header("x-storage-url"))
 }
 
 /// An object-store catalog with one region, `RegionOne`, whose three
@@ -257,11 +239,12 @@ impl Decoys {
     }
 }
 
+/// Base URLs of the `Decoys`, which a catalog builder can capture.
 #[derive(Clone)]
 pub struct DecoyUrls {
-    unavailable: String,
-    admin: String,
-    internal: String,
+    pub unavailable: String,
+    pub admin: String,
+    pub internal: String,
 }
 
 /// An object-store catalog listing, in this order: RegionOne public (503),

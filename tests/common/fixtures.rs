@@ -55,8 +55,8 @@ pub fn login(credentials_name: &str) -> SwiftApi {
 }
 
 /// POSTs metadata headers to an account URL (`storage_url`) with `api`'s
-/// token; a reseller admin may POST to any account of the cluster.
-pub fn post_account(api: &SwiftApi, storage_url: &str, headers: &[(&str, &str)]) {
+/// token and returns the status. A reseller admin may POST to any account.
+pub fn post_account(api: &SwiftApi, storage_url: &str, headers: &[(&str, &str)]) -> u16 {
     let mut request = api
         .http
         .post(storage_url)
@@ -64,12 +64,13 @@ pub fn post_account(api: &SwiftApi, storage_url: &str, headers: &[(&str, &str)])
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().unwrap();
-    assert!(
-        response.status().is_success(),
-        "POST {storage_url} {headers:?}: {}",
-        response.status()
-    );
+    match request.send() {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => {
+            eprintln!("POST {storage_url} failed: {error}");
+            0
+        }
+    }
 }
 
 /// HEAD of the account: its `X-Account-*` headers, lower-cased names.
@@ -90,8 +91,9 @@ pub fn account_headers(api: &SwiftApi) -> reqwest::header::HeaderMap {
 }
 
 /// Returns the account listing: one JSON row per container with the
-/// `count` and `bytes` that the account database last received.
-pub fn account_listing(api: &SwiftApi) -> Vec<serde_json::Value> {
+/// `count` and `bytes` that the account database last received. The error
+/// is the HTTP status, so that a caller can log in again after a 401.
+pub fn account_listing(api: &SwiftApi) -> Result<Vec<serde_json::Value>, u16> {
     let response = api
         .http
         .get(&api.storage_url)
@@ -99,13 +101,10 @@ pub fn account_listing(api: &SwiftApi) -> Vec<serde_json::Value> {
         .query(&[("format", "json")])
         .send()
         .unwrap();
-    assert!(
-        response.status().is_success(),
-        "GET {}: {}",
-        api.storage_url,
-        response.status()
-    );
-    response.json().unwrap()
+    if !response.status().is_success() {
+        return Err(response.status().as_u16());
+    }
+    Ok(response.json().unwrap())
 }
 
 /// Uploads `(name, content)` pairs into an existing container through
@@ -133,7 +132,23 @@ pub fn upload_objects(api: &SwiftApi, container: &str, objects: &[(String, Vec<u
     }
 }
 
+/// Uploads one archive, up to three times: a busy cluster fails single
+/// objects with 503, and a second upload rewrites the same objects.
 fn extract_archive(api: &SwiftApi, container: &str, archive: &[u8], count: usize) {
+    let mut summary = serde_json::Value::Null;
+    for _attempt in 0..3 {
+        summary = extract_archive_once(api, container, archive);
+        if summary["Number Files Created"].as_u64() == Some(count as u64) {
+            return;
+        }
+        eprintln!("bulk upload into {container} incomplete, uploading again: {summary}");
+    }
+    panic!("bulk upload into {container} did not create {count} objects: {summary}");
+}
+
+/// Returns the JSON summary of one bulk upload, or the response text as a
+/// JSON string when it is not JSON.
+fn extract_archive_once(api: &SwiftApi, container: &str, archive: &[u8]) -> serde_json::Value {
     let url = format!("{}?extract-archive=tar", api.url(container));
     let response = api
         .http
@@ -146,34 +161,44 @@ fn extract_archive(api: &SwiftApi, container: &str, archive: &[u8], count: usize
         .unwrap();
     let status = response.status();
     // The middleware sends spaces while it works, then the JSON summary.
-    let text = response.text().unwrap();
-    assert!(
-        status.is_success(),
-        "bulk upload into {container}: {status}"
-    );
-    let summary: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|err| {
-        panic!("bulk upload into {container}: summary is not JSON ({err}): {text}")
-    });
-    assert_eq!(
-        summary["Number Files Created"].as_u64(),
-        Some(count as u64),
-        "bulk upload into {container}: {summary}"
-    );
+    let text = response.text().unwrap_or_default();
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|_| serde_json::Value::String(format!("{status}: {text}")))
+}
+
+/// Returns the URL-encoded `/container/object` paths of every object in
+/// `container`, page by page, or what was listed before a request failed.
+fn object_paths(api: &SwiftApi, container: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut marker = String::new();
+    loop {
+        let response = api
+            .request(Method::GET, container)
+            .query(&[("marker", marker.as_str())])
+            .send();
+        let page = match response.and_then(|response| response.error_for_status()) {
+            Ok(response) => response.text().unwrap_or_default(),
+            Err(error) => {
+                eprintln!("listing {container} for deletion failed: {error}");
+                return paths;
+            }
+        };
+        let Some(last) = page.lines().last() else {
+            return paths;
+        };
+        marker = last.to_string();
+        for name in page.lines() {
+            let encoded = api.url(&format!("{container}/{name}"));
+            paths.push(encoded[api.storage_url.len()..].to_string());
+        }
+    }
 }
 
 /// Deletes every object of `container` with `?bulk-delete`, then the
-/// container itself. Errors are reported, not raised, because this runs
+/// container itself. Errors are printed, not raised, because this runs
 /// from `Drop` after a test may already have failed.
 pub fn delete_container(api: &SwiftApi, container: &str) {
-    let paths: Vec<String> = api
-        .list(container)
-        .iter()
-        .filter_map(|row| row["name"].as_str())
-        .map(|name| {
-            let encoded = api.url(&format!("{container}/{name}"));
-            encoded[api.storage_url.len()..].to_string()
-        })
-        .collect();
+    let paths = object_paths(api, container);
     for chunk in paths.chunks(DELETES_PER_REQUEST) {
         let url = format!("{}?bulk-delete", api.storage_url);
         // The middleware deletes while it sends its response, and stops
@@ -208,6 +233,9 @@ pub fn delete_container(api: &SwiftApi, container: &str) {
 pub struct Scratch<'a> {
     api: &'a SwiftApi,
     containers: Vec<String>,
+    /// Credentials to log in with again before deleting, for accounts whose
+    /// tokens other tests revoke while this one runs.
+    relogin: Option<&'static str>,
 }
 
 impl<'a> Scratch<'a> {
@@ -215,7 +243,15 @@ impl<'a> Scratch<'a> {
         Scratch {
             api,
             containers: Vec::new(),
+            relogin: None,
         }
+    }
+
+    /// Makes the cleanup log in again with `credentials_name` (see `login`)
+    /// instead of reusing `api`'s token.
+    pub fn relogin_before_cleanup(mut self, credentials_name: &'static str) -> Scratch<'a> {
+        self.relogin = Some(credentials_name);
+        self
     }
 
     /// Creates a container named `base-<pid>-<nanoseconds>` and returns
@@ -236,8 +272,10 @@ impl<'a> Scratch<'a> {
 
 impl Drop for Scratch<'_> {
     fn drop(&mut self) {
+        let fresh = self.relogin.map(login);
+        let api = fresh.as_ref().unwrap_or(self.api);
         for container in &self.containers {
-            delete_container(self.api, container);
+            delete_container(api, container);
         }
     }
 }

@@ -93,7 +93,7 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts a server on a free port that answers every request with
+    /// Starts a server on a free port that responds to every request with
     /// `handler`.
     pub fn start(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a test server");
@@ -180,7 +180,8 @@ fn serve_connection(stream: TcpStream, handler: &Handler, received: &Mutex<Vec<R
     let _ = write_response(reader.get_mut(), &request, &response);
 }
 
-/// Reads one request; `None` when the connection closed or sent garbage.
+/// Reads one request, or returns `None` when the connection closed or sent
+/// garbage.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -215,7 +216,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 }
 
 /// Writes `response`. A `Content-Length` from the handler is kept (a
-/// forwarded `HEAD` answer carries the object's length but no body);
+/// forwarded `HEAD` response carries the object's length but no body);
 /// otherwise it is the body's length.
 fn write_response(
     stream: &mut TcpStream,
@@ -243,9 +244,9 @@ fn write_response(
     stream.flush()
 }
 
-/// Headers that describe one connection, not the message, so a proxy must
-/// not copy them.
-const HOP_BY_HOP: [&str; 5] = [
+/// Headers a proxy must not copy: those about one connection, and `Host`
+/// and `Content-Length`, which the outgoing client sets for its own request.
+const NOT_FORWARDED: [&str; 5] = [
     "connection",
     "keep-alive",
     "transfer-encoding",
@@ -265,7 +266,7 @@ fn forwarding_client() -> &'static reqwest::blocking::Client {
 }
 
 /// Sends `request` to the same target on `upstream` (`http://host:port`) and
-/// returns the upstream's answer, for handlers that proxy a real service.
+/// returns the upstream's response, for handlers that proxy a real service.
 /// A transport failure becomes a 502.
 pub fn forward(request: &Request, upstream: &str) -> Response {
     let method = reqwest::Method::from_bytes(request.method.as_bytes()).unwrap();
@@ -273,7 +274,7 @@ pub fn forward(request: &Request, upstream: &str) -> Response {
         .request(method, format!("{upstream}{}", request.target))
         .body(request.body.clone());
     for (name, value) in &request.headers {
-        if !HOP_BY_HOP.contains(&name.to_ascii_lowercase().as_str()) {
+        if !NOT_FORWARDED.contains(&name.to_ascii_lowercase().as_str()) {
             outgoing = outgoing.header(name, value);
         }
     }
@@ -289,7 +290,7 @@ pub fn forward(request: &Request, upstream: &str) -> Response {
         .iter()
         .filter(|(name, _)| {
             let name = name.as_str();
-            (keep_length && name == "content-length") || !HOP_BY_HOP.contains(&name)
+            (keep_length && name == "content-length") || !NOT_FORWARDED.contains(&name)
         })
         .map(|(name, value)| {
             (
@@ -310,7 +311,7 @@ pub fn forward(request: &Request, upstream: &str) -> Response {
 }
 
 /// A port that accepts TCP connections (the kernel completes the handshake
-/// into the listen backlog) but never reads or answers: a server that hangs.
+/// into the listen backlog) but never reads or responds: a server that hangs.
 pub struct SilentServer {
     listener: TcpListener,
 }

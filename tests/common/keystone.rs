@@ -13,10 +13,46 @@ use super::cluster::keystone_base_url;
 use super::http_server::{forward, TestServer};
 use super::{credentials, state_dir, unique_name};
 
+/// Attempts of one Keystone request or CLI command. The shared Keystone
+/// keeps its data in sqlite, and two writes that collide make one fail with
+/// HTTP 500 ("database is locked", seen on Keystone 22 under parallel
+/// tests), so idempotent setup steps are tried again.
+const KEYSTONE_ATTEMPTS: u32 = 3;
+
 /// Runs `openstack ARGS` with the credentials of swift-up's env file
 /// `env_name` (`admin`, `keystone`, ...) and returns its trimmed standard
 /// output. Panics with the command's error output when it fails.
 pub fn openstack(env_name: &str, args: &[&str]) -> String {
+    match run_openstack(env_name, args) {
+        Ok(output) => output,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// `openstack` for an idempotent command (a lookup, a revocation, setting a
+/// password): a server error or a dropped connection is tried again, up to
+/// `KEYSTONE_ATTEMPTS` times in all.
+pub fn openstack_idempotent(env_name: &str, args: &[&str]) -> String {
+    let mut attempt = 1;
+    loop {
+        match run_openstack(env_name, args) {
+            Ok(output) => return output,
+            Err(message) if attempt < KEYSTONE_ATTEMPTS && is_server_failure(&message) => {
+                eprintln!("retrying after: {message}");
+                attempt += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(message) => panic!("{message}"),
+        }
+    }
+}
+
+/// Recognizes the CLI's messages for HTTP 5xx and broken connections.
+fn is_server_failure(message: &str) -> bool {
+    message.contains("(HTTP 5") || message.contains("Unable to establish connection")
+}
+
+fn run_openstack(env_name: &str, args: &[&str]) -> Result<String, String> {
     let mut command = Command::new("openstack");
     for (key, _) in std::env::vars() {
         if key.starts_with("OS_") {
@@ -29,19 +65,20 @@ pub fn openstack(env_name: &str, args: &[&str]) -> String {
         .stdin(Stdio::null())
         .output()
         .expect("run the openstack CLI (python3-openstackclient)");
-    assert!(
-        output.status.success(),
-        "openstack {args:?} as {env_name} failed with {}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
+    if !output.status.success() {
+        return Err(format!(
+            "openstack {args:?} as {env_name} failed with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(String::from_utf8(output.stdout).unwrap().trim().to_string())
 }
 
-/// The id of a Keystone entity, looked up as admin: `kind` is `user`,
+/// Looks up the id of a Keystone entity as admin. `kind` is `user`,
 /// `project` or `domain`.
 pub fn entity_id(kind: &str, name: &str) -> String {
-    openstack("admin", &[kind, "show", name, "-f", "value", "-c", "id"])
+    openstack_idempotent("admin", &[kind, "show", name, "-f", "value", "-c", "id"])
 }
 
 /// The Keystone v3 API of the shared cluster with an admin token, for test
@@ -85,26 +122,44 @@ impl AdminApi {
         AdminApi { http, base, token }
     }
 
-    /// Sends a request and returns the JSON answer (`null` for none); panics
-    /// unless the status is 2xx.
+    /// Sends a request and returns the JSON response body (`null` for none).
+    /// Panics unless the status is 2xx. A 5xx response or a broken connection
+    /// is tried again, since Keystone rolls back the failed transaction.
     fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<serde_json::Value>,
     ) -> serde_json::Value {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .header("X-Auth-Token", &self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
+        let mut attempt = 1;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base))
+                .header("X-Auth-Token", &self.token);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let failure = match request.send() {
+                Ok(response) if response.status().is_server_error() => {
+                    format!("HTTP {}", response.status())
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().unwrap_or_default();
+                    assert!(status.is_success(), "{method} {path}: {status}: {text}");
+                    return serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+                }
+                Err(error) => error.to_string(),
+            };
+            assert!(
+                attempt < KEYSTONE_ATTEMPTS,
+                "{method} {path} failed {attempt} times, last with {failure}"
+            );
+            eprintln!("retrying {method} {path} after: {failure}");
+            attempt += 1;
+            std::thread::sleep(Duration::from_secs(1));
         }
-        let response = request.send().expect("Keystone admin request");
-        let status = response.status();
-        let text = response.text().unwrap_or_default();
-        assert!(status.is_success(), "{method} {path}: {status}: {text}");
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -149,7 +204,8 @@ impl KeystoneUser {
         user
     }
 
-    /// The OpenStack RC variables of `demo` with this user's name and password.
+    /// Builds the OpenStack RC variables of `demo` with this user's name and
+    /// password.
     pub fn env(&self) -> HashMap<String, String> {
         let mut env = credentials("keystone");
         env.insert("OS_USERNAME".into(), self.name.clone());
@@ -160,7 +216,7 @@ impl KeystoneUser {
     /// Changes the password with `openstack user set` as admin. Keystone
     /// revokes the user's tokens.
     pub fn set_password(&mut self, password: &str) {
-        openstack("admin", &["user", "set", "--password", password, &self.id]);
+        openstack_idempotent("admin", &["user", "set", "--password", password, &self.id]);
         self.password = password.to_string();
     }
 }
@@ -236,7 +292,7 @@ impl PrivateKeystone {
     /// Starts uWSGI as `scripts/swift-up` does, with the shared
     /// `keystone.conf` except for the log file and, when given, the token
     /// lifetime in seconds (`[token] expiration`). Waits until `GET /v3`
-    /// answers, for at most 60 s, then logs in once as `demo`: the first
+    /// succeeds, for at most 60 s, then logs in once as `demo`, because the first
     /// login of a new Keystone process takes seconds, which would otherwise
     /// count against the mount's startup time limit.
     pub fn start(token_expiration: Option<u32>) -> PrivateKeystone {
@@ -286,8 +342,8 @@ impl PrivateKeystone {
         std::fs::read_to_string(self.dir.path().join("uwsgi.log")).unwrap_or_default()
     }
 
-    /// Number of tokens issued since the warm-up: `POST /v3/auth/tokens`
-    /// answered 201.
+    /// Counts the tokens issued since the warm-up: `POST /v3/auth/tokens`
+    /// requests with status 201.
     pub fn tokens_issued(&self) -> usize {
         self.log()
             .lines()
@@ -388,8 +444,8 @@ fn write_config(path: &std::path::Path, dir: &std::path::Path, token_expiration:
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 
-/// A port that was free a moment ago. Another process could take it before
-/// uWSGI binds it, which then fails the start with a clear log.
+/// Finds a port that is free at this moment. Another process could take it
+/// before uWSGI binds it, which then fails the start with a clear log.
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()

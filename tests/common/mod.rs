@@ -7,9 +7,11 @@
 
 pub mod cluster;
 pub mod fake_keystone_v2;
+pub mod fake_keystone_v3;
 pub mod http_server;
 pub mod keystone;
 pub mod mount_checks;
+pub mod swift_proxy;
 
 pub mod fault_proxy;
 pub mod fixtures;

@@ -12,7 +12,7 @@ use super::{is_mounted, swiftmount_command, Mount, MountOptions};
 
 /// How a run of `swiftmount` ended.
 pub struct Exit {
-    /// The exit code; `None` when killed by a signal or by the time limit.
+    /// The exit code, or `None` when killed by a signal or by the time limit.
     pub code: Option<i32>,
     pub stderr: String,
     pub elapsed: Duration,
@@ -131,7 +131,8 @@ pub fn mount_options(env: HashMap<String, String>, args: &[&str]) -> MountOption
     }
 }
 
-/// The names in directory `path`, sorted; panics when it cannot be listed.
+/// Lists the names in directory `path`, sorted. Panics when it cannot be
+/// listed.
 pub fn entry_names(path: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(path)
         .unwrap_or_else(|err| panic!("read_dir {}: {err}", path.display()))
@@ -141,7 +142,7 @@ pub fn entry_names(path: &Path) -> Vec<String> {
     names
 }
 
-/// Fills `buffer` from `file` unless the file ends first; returns the
+/// Fills `buffer` from `file` unless the file ends first, and returns the
 /// number of bytes read.
 pub fn read_chunk(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
