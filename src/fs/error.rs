@@ -1,5 +1,7 @@
 //! The filesystem layer's error, and the one place where errors become errno.
 
+use std::sync::Arc;
+
 use crate::swift::auth::AuthError;
 use crate::swift::SwiftError;
 
@@ -25,6 +27,14 @@ pub enum FsError {
     NoAttribute(String),
     #[error("buffer too small for extended attribute: {0}")]
     BufferTooSmall(String),
+    /// A read of an open file failed. The reader logs the first failure of
+    /// each handle itself, with Swift's transaction id.
+    #[error("read of {path} at offset {offset} failed: {source}")]
+    ReadFailed {
+        path: String,
+        offset: u64,
+        source: Arc<SwiftError>,
+    },
     #[error(transparent)]
     Swift(#[from] SwiftError),
 }
@@ -45,18 +55,21 @@ impl FsError {
             FsError::UnknownInode(_) | FsError::UnknownHandle(_) => libc::EBADF,
             FsError::NoAttribute(_) => libc::ENODATA,
             FsError::BufferTooSmall(_) => libc::ERANGE,
+            FsError::ReadFailed { source, .. } => swift_errno(source),
             FsError::Swift(error) => swift_errno(error),
         }
     }
 
     /// `true` for outcomes that are part of normal operation (a lookup of a
-    /// name that does not exist), logged at debug rather than warn.
+    /// name that does not exist), logged at debug rather than warn. Failed
+    /// reads count too, because the reader has logged them already.
     pub fn is_expected(&self) -> bool {
         matches!(
             self,
             FsError::NotFound(_)
                 | FsError::NoAttribute(_)
                 | FsError::BufferTooSmall(_)
+                | FsError::ReadFailed { .. }
                 | FsError::Swift(SwiftError::NotFound { .. })
         )
     }
@@ -114,6 +127,19 @@ mod tests {
         };
         let error = FsError::Swift(SwiftError::Auth(std::sync::Arc::new(auth)));
         assert_eq!(error.errno(), libc::EACCES);
+    }
+
+    #[test]
+    fn changed_object_read_is_eio() {
+        let error = FsError::ReadFailed {
+            path: "c/o".into(),
+            offset: 0,
+            source: Arc::new(SwiftError::PreconditionFailed {
+                path: "c/o".into(),
+                trans_id: "tx1".into(),
+            }),
+        };
+        assert_eq!(error.errno(), libc::EIO);
     }
 
     #[test]

@@ -375,10 +375,10 @@ impl SwiftClient {
             path: call.display.to_string(),
             source,
         };
-        let response = request.send().map_err(transport)?;
+        let mut response = request.send().map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().map_err(transport)?;
+        let body = read_body(&mut response).map_err(transport)?;
         self.stats.count_bytes_in(body.len() as u64);
         debug!(
             "{} {}{}{} -> {} in {} ms, {} bytes (transaction {})",
@@ -397,6 +397,24 @@ impl SwiftClient {
             body,
         })
     }
+}
+
+/// Largest body buffer allocated up front from `Content-Length`, so that a
+/// wrong header cannot make one request allocate without bound.
+const MAX_PREALLOCATED_BODY: u64 = 64 * 1024 * 1024;
+
+/// Reads the whole body into one buffer sized from `Content-Length`.
+/// `Response::bytes` collects the received chunks and then copies them into
+/// one buffer, so a body of N bytes briefly needs 2N; this needs N, which
+/// keeps parallel ranged GETs within the read path's memory caps.
+fn read_body(response: &mut reqwest::blocking::Response) -> reqwest::Result<Bytes> {
+    let expected = response
+        .content_length()
+        .unwrap_or(0)
+        .min(MAX_PREALLOCATED_BODY);
+    let mut body = Vec::with_capacity(expected as usize);
+    response.copy_to(&mut body)?;
+    Ok(Bytes::from(body))
 }
 
 /// The URL path of an object below the storage URL.
@@ -435,7 +453,10 @@ fn status_error(call: &Call<'_>, answer: &Answer) -> Option<SwiftError> {
         StatusCode::NOT_FOUND => SwiftError::NotFound { path },
         StatusCode::FORBIDDEN => SwiftError::Forbidden { path, status: 403 },
         StatusCode::CONFLICT => SwiftError::Conflict { path },
-        StatusCode::PRECONDITION_FAILED => SwiftError::PreconditionFailed { path },
+        StatusCode::PRECONDITION_FAILED => SwiftError::PreconditionFailed {
+            path,
+            trans_id: trans_id(&answer.headers),
+        },
         StatusCode::RANGE_NOT_SATISFIABLE => SwiftError::RangeNotSatisfiable { path },
         _ => SwiftError::Status {
             method: method_name(&call.method),
