@@ -224,17 +224,35 @@ pub struct Args {
     pub listing_limit: Option<usize>,
 
     // ----- reading -----
+    // The defaults are those of `ReadConfig::default`, which gives the reasons.
     /// Objects up to this many bytes are fetched whole at the first read.
-    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES", help_heading = "Reading")]
+    #[arg(long, default_value_t = ReadConfig::default().small_file_max, value_name = "BYTES", help_heading = "Reading")]
     pub small_file_max: u64,
 
     /// Bytes fetched by the first read of a larger object, and after a seek.
-    #[arg(long, default_value_t = 128 * 1024, value_name = "BYTES", help_heading = "Reading")]
+    #[arg(long, default_value_t = ReadConfig::default().first_window, value_name = "BYTES", help_heading = "Reading")]
     pub first_read: u64,
 
-    /// Largest readahead window per open file, in bytes.
-    #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES", help_heading = "Reading")]
+    /// Largest readahead window per open file, in bytes: how far ahead of a
+    /// sequential reader ranges are requested. The window starts at
+    /// --first-read and doubles with each sequential read.
+    #[arg(long, default_value_t = ReadConfig::default().max_window, value_name = "BYTES", help_heading = "Reading")]
     pub max_readahead: u64,
+
+    /// Threads that fetch ranges ahead of sequential readers, shared by all
+    /// open files. 0 turns prefetch off: a read that misses then fetches the
+    /// whole window itself, one request at a time per file.
+    #[arg(long, default_value_t = ReadConfig::default().prefetch_threads, value_name = "COUNT", help_heading = "Reading")]
+    pub prefetch_threads: usize,
+
+    /// Most prefetched bytes held per open file (queued, downloading or not
+    /// yet read). At the cap, prefetch waits until the reader catches up.
+    #[arg(long, default_value_t = ReadConfig::default().file_prefetch_max, value_name = "BYTES", help_heading = "Reading")]
+    pub prefetch_per_file: u64,
+
+    /// Most prefetched bytes held by all open files together.
+    #[arg(long, default_value_t = ReadConfig::default().total_prefetch_max, value_name = "BYTES", help_heading = "Reading")]
+    pub prefetch_total: u64,
 
     // ----- network -----
     /// Seconds allowed to open a connection.
@@ -427,6 +445,9 @@ impl Args {
                 small_file_max: self.small_file_max,
                 first_window: self.first_read,
                 max_window: self.max_readahead,
+                prefetch_threads: self.prefetch_threads,
+                file_prefetch_max: self.prefetch_per_file,
+                total_prefetch_max: self.prefetch_total,
             },
             allow_other: self.allow_other,
             threads: self.threads,

@@ -1,5 +1,7 @@
 //! The filesystem layer's error, and the one place where errors become errno.
 
+use std::sync::Arc;
+
 use crate::swift::auth::AuthError;
 use crate::swift::SwiftError;
 
@@ -33,13 +35,23 @@ pub enum FsError {
     Exists(String),
     #[error("containers cannot be renamed in Swift: {0}")]
     CrossDevice(String),
-    #[error("file larger than the 5 GiB that one Swift object can hold: {0}")]
+    #[error(
+        "file larger than 1000 segments of --segment-size, the most one large object holds: {0}"
+    )]
     TooLarge(String),
     #[error("staging file error for {path}: {source}")]
     Staging {
         path: String,
         #[source]
         source: std::io::Error,
+    },
+    /// A read of an open file failed. The reader logs the first failure of
+    /// each handle itself, with Swift's transaction id.
+    #[error("read of {path} at offset {offset} failed: {source}")]
+    ReadFailed {
+        path: String,
+        offset: u64,
+        source: Arc<SwiftError>,
     },
     #[error(transparent)]
     Swift(#[from] SwiftError),
@@ -68,18 +80,21 @@ impl FsError {
             FsError::CrossDevice(_) => libc::EXDEV,
             FsError::TooLarge(_) => libc::EFBIG,
             FsError::Staging { .. } => libc::EIO,
+            FsError::ReadFailed { source, .. } => swift_errno(source),
             FsError::Swift(error) => swift_errno(error),
         }
     }
 
     /// `true` for outcomes that are part of normal operation (a lookup of a
-    /// name that does not exist), logged at debug rather than warn.
+    /// name that does not exist), logged at debug rather than warn. Failed
+    /// reads count too, because the reader has logged them already.
     pub fn is_expected(&self) -> bool {
         matches!(
             self,
             FsError::NotFound(_)
                 | FsError::NoAttribute(_)
                 | FsError::BufferTooSmall(_)
+                | FsError::ReadFailed { .. }
                 | FsError::Swift(SwiftError::NotFound { .. })
         )
     }
@@ -138,6 +153,19 @@ mod tests {
         };
         let error = FsError::Swift(SwiftError::Auth(std::sync::Arc::new(auth)));
         assert_eq!(error.errno(), libc::EACCES);
+    }
+
+    #[test]
+    fn changed_object_read_is_eio() {
+        let error = FsError::ReadFailed {
+            path: "c/o".into(),
+            offset: 0,
+            source: Arc::new(SwiftError::PreconditionFailed {
+                path: "c/o".into(),
+                trans_id: "tx1".into(),
+            }),
+        };
+        assert_eq!(error.errno(), libc::EIO);
     }
 
     #[test]

@@ -7,7 +7,9 @@ pub mod dir;
 pub mod error;
 pub mod inode;
 pub mod listings;
+pub mod prefetch;
 pub mod reader;
+pub mod source;
 pub mod staging;
 mod write;
 
@@ -31,7 +33,9 @@ use dir::{is_directory_marker, DirBuilder, DirEntry, FileInfo, Skipped, NAME_MAX
 use error::FsError;
 use inode::{InodeTable, Location, ROOT_INO};
 use listings::{Listing, ListingCache};
+use prefetch::Prefetcher;
 use reader::{ObjectReader, ReadConfig};
+use source::SwiftObject;
 use staging::StagingArea;
 use write::{SharedStaged, StagedFiles};
 
@@ -105,6 +109,8 @@ pub struct SwiftFs {
     /// Names found missing, by `(parent, name)`, with when that was found.
     missing: Mutex<HashMap<(u64, String), Instant>>,
     open_files: Mutex<HashMap<u64, Arc<ObjectReader>>>,
+    /// Worker threads and memory budget shared by every open file's prefetch.
+    prefetcher: Arc<Prefetcher>,
     open_dirs: Mutex<HashMap<u64, Arc<Listing>>>,
     /// The ETag whose pages the kernel may still cache, by inode.
     cached_etags: Mutex<HashMap<u64, String>>,
@@ -134,6 +140,10 @@ impl SwiftFs {
             },
         };
         let staging = StagingArea::new(&config.staging_dir)?;
+        let prefetcher = Arc::new(Prefetcher::new(
+            config.read.prefetch_threads,
+            config.read.total_prefetch_max,
+        ));
         Ok(SwiftFs {
             client,
             listings: ListingCache::new(config.ttls.dir),
@@ -141,6 +151,7 @@ impl SwiftFs {
             inodes: Mutex::new(InodeTable::new(root, SystemTime::now())),
             missing: Mutex::new(HashMap::new()),
             open_files: Mutex::new(HashMap::new()),
+            prefetcher,
             open_dirs: Mutex::new(HashMap::new()),
             cached_etags: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
@@ -627,12 +638,12 @@ impl SwiftFs {
             .and_then(|inode| inode.file.clone())
             .ok_or(FsError::UnknownInode(ino))?;
 
+        let source = SwiftObject::new(self.client.clone(), container, name, pinned_etag(&file));
         let reader = ObjectReader::new(
-            container,
-            name,
+            Arc::new(source),
             file.size,
-            pinned_etag(&file),
             self.config.read,
+            self.prefetcher.clone(),
         );
         let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.open_files.lock().insert(handle, Arc::new(reader));
@@ -659,7 +670,7 @@ impl SwiftFs {
             .get(&handle)
             .cloned()
             .ok_or(FsError::UnknownHandle(handle))?;
-        Ok(reader.read(&self.client, offset, size)?)
+        reader.read(offset, size)
     }
 
     pub fn release(&self, handle: u64) {

@@ -829,7 +829,10 @@ fn status_error(call: &Call<'_>, answer: &Answer) -> Option<SwiftError> {
         StatusCode::NOT_FOUND => SwiftError::NotFound { path },
         StatusCode::FORBIDDEN => SwiftError::Forbidden { path, status: 403 },
         StatusCode::CONFLICT => SwiftError::Conflict { path },
-        StatusCode::PRECONDITION_FAILED => SwiftError::PreconditionFailed { path },
+        StatusCode::PRECONDITION_FAILED => SwiftError::PreconditionFailed {
+            path,
+            trans_id: trans_id(&answer.headers),
+        },
         StatusCode::PAYLOAD_TOO_LARGE => SwiftError::TooLarge { path },
         StatusCode::RANGE_NOT_SATISFIABLE => SwiftError::RangeNotSatisfiable { path },
         _ => SwiftError::Status {

@@ -20,8 +20,10 @@ pub enum SwiftError {
     Conflict { path: String },
 
     /// 412 on a conditional request: the object changed since it was opened.
-    #[error("precondition failed (HTTP 412) on {path}: the object changed")]
-    PreconditionFailed { path: String },
+    #[error(
+        "precondition failed (HTTP 412) on {path}: the object changed (transaction {trans_id})"
+    )]
+    PreconditionFailed { path: String, trans_id: String },
 
     /// 413 on an upload: over a container or account quota, or larger than
     /// the cluster's `max_file_size`.
@@ -74,6 +76,16 @@ impl SwiftError {
             SwiftError::Transport { .. } => true,
             SwiftError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             _ => false,
+        }
+    }
+
+    /// Swift's transaction id (`X-Trans-Id`) of the response that caused the
+    /// error, for errors that come from a response and carry one.
+    pub fn trans_id(&self) -> Option<&str> {
+        match self {
+            SwiftError::PreconditionFailed { trans_id, .. }
+            | SwiftError::Status { trans_id, .. } => Some(trans_id),
+            _ => None,
         }
     }
 }
