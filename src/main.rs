@@ -1,7 +1,6 @@
 //! The `swiftmount` binary: check the configuration, authenticate, mount,
 //! and serve until Ctrl-C, SIGTERM or an external unmount.
 
-use std::error::Error as _;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use swiftmount::cli::{Args, ProcessEnvironment, Settings};
 use swiftmount::fs::{FsConfig, Root, SwiftFs};
 use swiftmount::fuse::FuseAdapter;
 use swiftmount::swift::auth;
+use swiftmount::swift::error::error_chain;
 use swiftmount::swift::http::build_client;
 use swiftmount::swift::token::TokenManager;
 use swiftmount::swift::{SwiftClient, SwiftError};
@@ -68,22 +68,6 @@ fn init_logging(debug: bool) {
         .init();
 }
 
-/// Formats a Swift error with its causes, since reqwest keeps the useful part
-/// (connection refused, timed out) in the source chain.
-fn describe_error(error: &SwiftError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// Adds the fix for the usual certificate failure, a private certificate
 /// authority, to an error message that names a certificate problem.
 fn with_tls_hint(message: String) -> String {
@@ -112,12 +96,9 @@ fn run(settings: Settings) -> Result<(), String> {
 
     // Authenticate and check the root now, so that a mistake ends the
     // program with a message before anything is mounted.
-    let session = tokens.session().map_err(|err| {
-        format!(
-            "cannot authenticate: {}",
-            with_tls_hint(describe_error(&err))
-        )
-    })?;
+    let session = tokens
+        .session()
+        .map_err(|err| format!("cannot authenticate: {}", with_tls_hint(error_chain(&err))))?;
     match &settings.root {
         Root::Account => client.head_account().map(|_| ()),
         Root::Container(name) => client.head_container(name.as_str()).map(|_| ()),
@@ -130,7 +111,7 @@ fn run(settings: Settings) -> Result<(), String> {
         _ => format!(
             "cannot access {}: {}",
             session.storage_url,
-            with_tls_hint(describe_error(&err))
+            with_tls_hint(error_chain(&err))
         ),
     })?;
 

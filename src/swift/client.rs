@@ -13,7 +13,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 
-use super::error::SwiftError;
+use super::error::{error_chain, SwiftError};
 use super::headers::{AccountMeta, ContainerMeta, ObjectMeta};
 use super::listing::{self, ListedContainer, ListingEntry};
 use super::path::{encode_path, encode_query};
@@ -196,22 +196,6 @@ impl Write for DeadlineBuffer {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// Formats the error with its causes, because reqwest keeps the useful part
-/// (connection refused, timed out, unexpected end of body) in the source chain.
-fn describe_with_causes(error: &SwiftError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// A fully read answer. Bodies are small: listings of at most one page and
@@ -529,7 +513,7 @@ impl SwiftClient {
                     call.display,
                     attempt,
                     elapsed.as_millis(),
-                    describe_with_causes(error)
+                    error_chain(error)
                 ));
             }
             return false;
@@ -541,7 +525,7 @@ impl SwiftClient {
             attempt,
             self.retry.max_attempts,
             delay.as_millis(),
-            describe_with_causes(error)
+            error_chain(error)
         ));
         self.stats.count_retry();
         std::thread::sleep(delay);

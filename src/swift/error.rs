@@ -89,3 +89,20 @@ impl SwiftError {
         }
     }
 }
+
+/// Formats an error with its causes, because reqwest keeps the useful part
+/// (connection refused, timed out, certificate rejected, unexpected end of
+/// body) in the source chain. Causes already quoted in the text are skipped.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

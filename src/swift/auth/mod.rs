@@ -176,7 +176,7 @@ pub enum AuthError {
     /// No connection, a timeout, or a TLS failure.
     #[error(
         "cannot reach the identity service at {url}: {}; check OS_AUTH_URL and the network",
-        error_chain(source)
+        super::error::error_chain(source)
     )]
     Unreachable {
         url: String,
@@ -205,22 +205,6 @@ pub enum AuthError {
     /// The pre-authenticated token was rejected or has expired.
     #[error("the pre-authenticated token (OS_AUTH_TOKEN) was rejected or has expired and cannot be renewed; obtain a new token or configure credentials instead")]
     TokenExpired,
-}
-
-/// Joins an error with its causes, since reqwest keeps the useful part
-/// (connection refused, timed out, certificate rejected) in the chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// One configured protocol, ready to authenticate any number of times.
