@@ -23,7 +23,9 @@ pub enum FsError {
     UnknownInode(u64),
     #[error("unknown file handle {0}")]
     UnknownHandle(u64),
-    #[error("no such extended attribute: {0}")]
+    /// Extended attributes are not stored; only the mount root's counters
+    /// exist.
+    #[error("extended attributes are not supported: {0}")]
     NoAttribute(String),
     #[error("buffer too small for extended attribute: {0}")]
     BufferTooSmall(String),
@@ -71,7 +73,10 @@ impl FsError {
             // The kernel asked about an inode or handle we never gave out,
             // or one we already forgot: a bug, not a user error.
             FsError::UnknownInode(_) | FsError::UnknownHandle(_) => libc::EBADF,
-            FsError::NoAttribute(_) => libc::ENODATA,
+            // Not ENODATA: after ENODATA, `ls -l` asks every file again for
+            // its SELinux label and ACL (two requests per file), while after
+            // EOPNOTSUPP it stops asking for the rest of the filesystem.
+            FsError::NoAttribute(_) => libc::EOPNOTSUPP,
             FsError::BufferTooSmall(_) => libc::ERANGE,
             FsError::NotPermitted(_) => libc::EPERM,
             FsError::NotEmpty(_) => libc::ENOTEMPTY,
