@@ -224,6 +224,12 @@ pub fn swiftmount_command(
 impl Mount {
     /// Mounts and waits (at most 30 s) until the mount is in /proc/self/mountinfo.
     pub fn start(options: MountOptions) -> Mount {
+        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,swiftmount=debug".into());
+        Mount::start_with_log_filter(options, &filter)
+    }
+
+    /// `Mount::start` with `RUST_LOG` set to `filter` for this mount alone.
+    pub fn start_with_log_filter(options: MountOptions, filter: &str) -> Mount {
         let dir = tempfile::Builder::new()
             .prefix("swiftmount-test-")
             .tempdir()
@@ -232,10 +238,7 @@ impl Mount {
         let log = std::fs::File::create(&log_path).unwrap();
         let mut command = swiftmount_command(&options.env, &options.args, dir.path());
         command
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info,swiftmount=debug".into()),
-            )
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);

@@ -79,40 +79,7 @@ pub fn run_to_exit(env: &HashMap<String, String>, args: &[&str], limit: Duration
 /// `Mount::start` with `RUST_LOG` set to `filter` for this mount alone
 /// (`Mount::start` takes it from the test process's environment).
 pub fn mount_with_log_filter(options: MountOptions, filter: &str) -> Mount {
-    let dir = tempfile::Builder::new()
-        .prefix("swiftmount-test-")
-        .tempdir()
-        .unwrap();
-    let log_path = dir.path().with_extension("log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = swiftmount_command(&options.env, &options.args, dir.path())
-        .env("RUST_LOG", filter)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start swiftmount");
-    let mut mount = Mount {
-        dir,
-        child: Some(child),
-        log_path,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !is_mounted(mount.path()) {
-        if let Some(status) = mount.child.as_mut().unwrap().try_wait().unwrap() {
-            panic!(
-                "swiftmount exited with {status} before mounting; log:\n{}",
-                mount.log()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not mounted after 30 s; log:\n{}",
-            mount.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    mount
+    Mount::start_with_log_filter(options, filter)
 }
 
 /// The `authenticated (<reason>) ...` lines of a mount's log, one per
