@@ -11,5 +11,8 @@ pub mod path;
 pub mod stats;
 pub mod token;
 
+#[cfg(test)]
+mod parser_fuzz;
+
 pub use client::SwiftClient;
 pub use error::SwiftError;
