@@ -113,12 +113,12 @@ impl InodeTable {
         self.inodes.get_mut(&ino)
     }
 
-    /// The inode number already given to `name` in `parent`, if any.
+    /// Returns the inode number already given to `name` in `parent`, if any.
     pub fn child(&self, parent: u64, name: &str) -> Option<u64> {
         self.children.get(&(parent, name.to_string())).copied()
     }
 
-    /// Records what Swift said about `name` in `parent`, creating the inode or
+    /// Records what Swift returned for `name` in `parent`, creating the inode or
     /// refreshing it, and returns its number. Returns `None` if `parent` is
     /// unknown or not a directory.
     pub fn upsert_child(

@@ -198,7 +198,7 @@ impl Write for DeadlineBuffer {
     }
 }
 
-/// A fully read answer. Bodies are small: listings of at most one page and
+/// A fully read response. Bodies are small: listings of at most one page and
 /// object ranges of a few MiB, so buffering lets a broken body be retried.
 pub struct Answer {
     pub status: StatusCode,
@@ -305,7 +305,7 @@ impl SwiftClient {
         Ok(ObjectMeta::from_headers(&answer.headers))
     }
 
-    /// One page of the account's containers, after `marker`.
+    /// Lists one page of the account's containers, after `marker`.
     pub fn list_containers(
         &self,
         marker: &str,
@@ -776,7 +776,7 @@ impl SwiftClient {
     }
 }
 
-/// The URL path of an object below the storage URL.
+/// Builds the URL path of an object below the storage URL.
 fn object_url_path(container: &str, object: &str) -> String {
     format!("/{}/{}", encode_path(container), encode_path(object))
 }

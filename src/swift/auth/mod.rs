@@ -43,7 +43,7 @@ impl Interface {
         }
     }
 
-    /// The v3 catalog spelling (`public`).
+    /// Returns the v3 catalog spelling (`public`).
     pub fn as_str(self) -> &'static str {
         match self {
             Interface::Public => "public",
@@ -52,7 +52,7 @@ impl Interface {
         }
     }
 
-    /// The v2.0 catalog field (`publicURL`).
+    /// Returns the v2.0 catalog field (`publicURL`).
     pub fn v2_field(self) -> &'static str {
         match self {
             Interface::Public => "publicURL",
@@ -68,7 +68,7 @@ impl fmt::Display for Interface {
     }
 }
 
-/// Which object-store endpoint to take from a catalog.
+/// The selection of the object-store endpoint in a catalog.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointFilter {
     /// `None` accepts any region only when the catalog has exactly one.
@@ -92,7 +92,7 @@ impl fmt::Display for NameOrId {
     }
 }
 
-/// How a Keystone v3 request proves who the caller is.
+/// The proof of identity in a Keystone v3 request.
 #[derive(Clone, Debug)]
 pub enum V3Identity {
     Password {
@@ -152,7 +152,7 @@ pub enum AuthConfig {
     },
 }
 
-/// What every protocol returns.
+/// The result that every protocol returns.
 #[derive(Clone, Debug)]
 pub struct AuthToken {
     pub token: SecretString,
@@ -162,10 +162,10 @@ pub struct AuthToken {
 }
 
 /// Why authentication failed. Every variant names the URL and, where one
-/// exists, the user, so that the message tells the user what to fix.
+/// exists, the user, so that the message shows the user what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    /// The identity service answered 401 or 403: the credentials are wrong,
+    /// The identity service returned 401 or 403: the credentials are wrong,
     /// and retrying cannot help.
     #[error("authentication rejected by {url} for user {user} (HTTP {status}): check the user name, password or key and the project/domain settings")]
     Rejected {
@@ -190,7 +190,7 @@ pub enum AuthError {
         status: u16,
         body: String,
     },
-    /// The answer lacks something the protocol needs, or is not JSON.
+    /// The response lacks something the protocol needs, or is not JSON.
     #[error("invalid answer from identity service {url}: {what}")]
     InvalidResponse { url: String, what: String },
     /// The catalog has no object-store endpoint matching the filter.
