@@ -749,23 +749,24 @@ impl SwiftClient {
     }
 
     pub fn put_container(&self, container: &str) -> Result<(), SwiftError> {
-        self.execute(&Call {
-            method: Method::PUT,
-            kind: RequestKind::Put,
-            url_path: format!("/{}", encode_path(container)),
-            query: String::new(),
-            headers: Vec::new(),
-            body: RequestBody::Empty,
-            display: container,
-        })?;
-        Ok(())
+        self.container_request(Method::PUT, RequestKind::Put, container)
     }
 
     /// Deletes an empty container; `Conflict` when it still has objects.
     pub fn delete_container(&self, container: &str) -> Result<(), SwiftError> {
+        self.container_request(Method::DELETE, RequestKind::Delete, container)
+    }
+
+    /// Sends a bodiless request to a container.
+    fn container_request(
+        &self,
+        method: Method,
+        kind: RequestKind,
+        container: &str,
+    ) -> Result<(), SwiftError> {
         self.execute(&Call {
-            method: Method::DELETE,
-            kind: RequestKind::Delete,
+            method,
+            kind,
             url_path: format!("/{}", encode_path(container)),
             query: String::new(),
             headers: Vec::new(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 
 use super::tarball::Tarball;
-use super::{credentials, SwiftApi};
+use super::SwiftApi;
 
 /// Objects per archive: the bulk middleware stores the members of one
 /// archive one after another, so several smaller archives sent at once keep
@@ -28,30 +28,7 @@ const BULK_TIMEOUT: Duration = Duration::from_secs(900);
 /// Logs in with a tempauth (Swift v1) env file of `scripts/swift-up`, such
 /// as `tempauth-test2` or `tempauth-reseller`.
 pub fn login(credentials_name: &str) -> SwiftApi {
-    let env = credentials(credentials_name);
-    let http = reqwest::blocking::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let response = http
-        .get(&env["OS_AUTH_URL"])
-        .header("X-Auth-User", &env["OS_USERNAME"])
-        .header("X-Auth-Key", &env["OS_PASSWORD"])
-        .send()
-        .expect("tempauth login");
-    assert!(
-        response.status().is_success(),
-        "tempauth login as {}: {}",
-        env["OS_USERNAME"],
-        response.status()
-    );
-    let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
-    SwiftApi {
-        storage_url: header("x-storage-url"),
-        token: header("x-auth-token"),
-        http,
-    }
+    super::cluster::TempauthUser::from_env_file(credentials_name).login()
 }
 
 /// POSTs metadata headers to an account URL (`storage_url`) with `api`'s

@@ -73,29 +73,7 @@ pub struct SwiftApi {
 impl SwiftApi {
     /// Logs in with the credentials in `env-tempauth.sh`.
     pub fn tempauth() -> SwiftApi {
-        let env = credentials("tempauth");
-        let http = reqwest::blocking::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        let response = http
-            .get(&env["OS_AUTH_URL"])
-            .header("X-Auth-User", &env["OS_USERNAME"])
-            .header("X-Auth-Key", &env["OS_PASSWORD"])
-            .send()
-            .expect("tempauth login");
-        assert!(
-            response.status().is_success(),
-            "tempauth login: {}",
-            response.status()
-        );
-        let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
-        SwiftApi {
-            storage_url: header("x-storage-url"),
-            token: header("x-auth-token"),
-            http,
-        }
+        cluster::TempauthUser::from_env_file("tempauth").login()
     }
 
     pub fn url(&self, path: &str) -> String {
