@@ -18,10 +18,10 @@ use crate::swift::listing::{ListedContainer, ListedObject, ListingEntry};
 
 use super::attr::Kind;
 
-/// Longest file name the kernel accepts (`NAME_MAX`), in bytes.
+/// Maximum file name length the kernel accepts (`NAME_MAX`), in bytes.
 pub const NAME_MAX: usize = 255;
 
-/// What a listing tells about a file.
+/// File attributes from a listing row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileInfo {
     pub size: u64,

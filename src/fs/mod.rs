@@ -61,7 +61,7 @@ pub struct FsConfig {
     pub read: ReadConfig,
     /// Reject every change with EROFS.
     pub read_only: bool,
-    /// Where files being written are staged before upload.
+    /// Directory in which files being written are staged before upload.
     pub staging_dir: PathBuf,
     /// Files larger than this many bytes are uploaded as Static Large
     /// Objects in segments of this size.
@@ -331,8 +331,7 @@ impl SwiftFs {
     }
 
     /// Confirms with a `HEAD` the size of a file whose listed size could be
-    /// a Dynamic Large Object's 0. Returns the inode number, which changes
-    /// if the object turned out to be a directory marker.
+    /// a Dynamic Large Object's 0, and returns `ino` for chaining.
     fn confirm_size(&self, ino: u64) -> Result<u64, FsError> {
         let unconfirmed = {
             let inodes = self.inodes.lock();
@@ -368,7 +367,7 @@ impl SwiftFs {
     fn record_entry(&self, parent: u64, entry: &DirEntry) -> Result<u64, FsError> {
         let mut file = entry.file.clone();
         if self.config.use_meta_mtime {
-            // Only a HEAD tells the user metadata: mark the row unconfirmed.
+            // Only a HEAD returns user metadata, so the row is marked unconfirmed.
             if let Some(file) = file.as_mut() {
                 file.size_known = false;
             }

@@ -15,7 +15,7 @@ pub enum SwiftError {
     #[error("permission denied by Swift (HTTP {status}) on {path}")]
     Forbidden { path: String, status: u16 },
 
-    /// 409, for example deleting a container that still holds objects.
+    /// 409, for example deleting a container that still contains objects.
     #[error("conflict (HTTP 409) on {path}")]
     Conflict { path: String },
 
@@ -54,7 +54,7 @@ pub enum SwiftError {
         source: reqwest::Error,
     },
 
-    /// The answer could not be understood (bad JSON, a missing header).
+    /// The response could not be parsed (bad JSON, a missing header).
     #[error("invalid answer to {method} {path}: {what}")]
     InvalidResponse {
         method: &'static str,

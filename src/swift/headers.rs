@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
 
-/// What a `HEAD` of an object tells.
+/// Object metadata from a `HEAD`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectMeta {
     /// `Content-Length`: for large objects, the size of the whole object.
@@ -55,7 +55,7 @@ impl ObjectMeta {
     }
 }
 
-/// What a `HEAD` of the account tells; the source of `statfs`.
+/// Account usage from a `HEAD`, the source of `statfs`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AccountMeta {
     pub bytes_used: u64,
@@ -77,7 +77,7 @@ impl AccountMeta {
     }
 }
 
-/// What a `HEAD` of a container tells.
+/// Container usage from a `HEAD`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerMeta {
     pub bytes_used: u64,

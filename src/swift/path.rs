@@ -4,9 +4,9 @@ use std::fmt;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-/// Longest container name Swift accepts, in bytes.
+/// Maximum container name length Swift accepts, in bytes.
 pub const MAX_CONTAINER_NAME: usize = 256;
-/// Longest object name Swift accepts by default (`max_object_name_length`), in bytes.
+/// Maximum object name length Swift accepts by default (`max_object_name_length`), in bytes.
 pub const MAX_OBJECT_NAME: usize = 1024;
 
 /// Characters left as they are in a path segment: RFC 3986 unreserved ones.
